@@ -1,0 +1,124 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# asyncscope: one Makefile, quiet by default (V=1 for the commands).
+
+OUTPUT		?= .output
+CLANG		?= clang
+BPFTOOL		?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+PROTOC_C	?= protoc-c
+CC		?= cc
+ARCH		:= x86
+VMLINUX		:= vmlinux/$(ARCH)/vmlinux.h
+
+CFLAGS		?= -g -O2
+CFLAGS		+= -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE
+INCLUDES	:= -I$(OUTPUT) -I$(OUTPUT)/proto -Ibpf -Iuser
+LDLIBS		:= -lbpf -lelf -lz -lcapstone -liberty -lprotobuf-c
+
+ifeq ($(SAN),1)
+CFLAGS		+= -fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS		+= -fsanitize=address,undefined
+endif
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+BPF_SRCS	:= $(wildcard bpf/*.bpf.c)
+BPF_OBJS	:= $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
+SKELS		:= $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+PROTOS		:= $(wildcard proto/*.proto)
+PROTO_C		:= $(patsubst proto/%.proto,$(OUTPUT)/proto/%.pb-c.c,$(PROTOS))
+PROTO_OBJS	:= $(PROTO_C:.c=.o)
+USER_SRCS	:= $(wildcard user/*.c)
+USER_OBJS	:= $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
+LIB_OBJS	:= $(filter-out $(OUTPUT)/user/main.o,$(USER_OBJS)) $(PROTO_OBJS)
+UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
+UNIT_BINS	:= $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+
+.DELETE_ON_ERROR:
+.PHONY: all deps vmlinux test test-unit test-bpf test-e2e targets demo bench format clean install
+
+all: asyncscope
+
+asyncscope: $(USER_OBJS) $(PROTO_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/proto $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+# BPF: clang -> bpftool gen object -> skeleton
+$(OUTPUT)/%.tmp.bpf.o: bpf/%.bpf.c bpf/asyncscope.h $(wildcard bpf/*.bpf.h) $(VMLINUX) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ibpf \
+		-I/usr/include/x86_64-linux-gnu -c $< -o $@
+
+$(OUTPUT)/%.bpf.o: $(OUTPUT)/%.tmp.bpf.o
+	$(Q)$(BPFTOOL) gen object $@ $<
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .,_,$*)_bpf > $@
+
+# protobuf-c
+$(OUTPUT)/proto/%.pb-c.c $(OUTPUT)/proto/%.pb-c.h: proto/%.proto | $(OUTPUT)/proto
+	$(call msg,PROTOC,$<)
+	$(Q)$(PROTOC_C) --proto_path=proto --c_out=$(OUTPUT)/proto $<
+
+$(OUTPUT)/proto/%.pb-c.o: $(OUTPUT)/proto/%.pb-c.c
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(filter-out -Werror,$(CFLAGS)) $(INCLUDES) -c $< -o $@
+
+# user space: every object may include a skeleton or protobuf header
+$(OUTPUT)/user/%.o: user/%.c $(SKELS) $(PROTO_C) | $(OUTPUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -MMD -MP -c $< -o $@
+
+# unit tests (cmocka, no root): each links against the library objects
+$(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
+	$(call msg,TEST-CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests/unit -MMD -MP $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS) -lcmocka
+
+-include $(wildcard $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d)
+
+vmlinux:
+	$(call msg,GEN,$(VMLINUX))
+	$(Q)mkdir -p vmlinux/$(ARCH)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)
+
+deps:
+	bash tests/deps.sh
+
+test-unit: $(UNIT_BINS)
+	@bash tests/run_unit.sh $(UNIT_BINS)
+
+test-bpf: asyncscope
+	@bash tests/bpf/run.sh
+
+test-e2e: asyncscope targets
+	@bash tests/e2e/run.sh
+
+test: test-unit test-bpf test-e2e
+
+targets:
+	@bash tests/targets/build.sh
+
+demo: asyncscope targets
+	@bash tests/demo.sh
+
+bench: asyncscope targets
+	@bash bench/run.sh
+
+format:
+	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c
+
+install: asyncscope
+	install -D -m 0755 asyncscope $(DESTDIR)/usr/local/sbin/asyncscope
+
+clean:
+	$(call msg,CLEAN,)
+	$(Q)rm -rf $(OUTPUT) asyncscope

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one ABI between the BPF programs and user space.
+ *
+ * Includes nothing: the BPF side gets __u* from vmlinux.h, user space from
+ * <linux/types.h>.  Fixed-width fields only, natural alignment, explicit
+ * padding, and a size check on every record.
+ */
+#ifndef ASYNCSCOPE_ABI_H
+#define ASYNCSCOPE_ABI_H
+
+#define AS_ABI_VERSION		1
+
+/* Every ring-buffer record starts with struct as_event_hdr. */
+enum as_event_type {
+	AS_EV_POLL	= 1,	/* one per finished poll: start and end */
+	AS_EV_WAKER	= 2,	/* wake_by_val / wake_by_ref / clone / drop */
+	AS_EV_SPAWN	= 3,	/* a task was created (async or blocking) */
+	AS_EV_COMPLETE	= 4,	/* Harness::complete: the task finished */
+	AS_EV_SHUTDOWN	= 5,	/* raw::shutdown: the runtime cancels it */
+	AS_EV_SCHEDULE	= 6,	/* raw::schedule: a wake enqueued the task */
+	AS_EV__MAX
+};
+
+struct as_event_hdr {
+	__u16 type;		/* enum as_event_type */
+	__u16 size;		/* size of the whole record in bytes */
+	__u32 pid;		/* tgid of the traced process */
+	__u32 tid;		/* thread that produced the event */
+	__u32 cpu;
+	__u64 ts_ns;		/* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+};
+
+/* AS_EV_POLL flags */
+#define AS_POLL_READY		(1u << 0)	/* the task completed during this poll */
+#define AS_POLL_CANCELLED	(1u << 1)	/* CANCELLED bit set at poll entry */
+#define AS_POLL_NESTED		(1u << 2)	/* polled inside another task's poll */
+
+/*
+ * Emitted at the end of a poll (uretprobe on raw::poll).  h.ts_ns is the
+ * end, start_ns the entry.  A poll in progress has no record yet: user space
+ * reads the per-thread map for those.
+ */
+struct as_ev_poll {
+	struct as_event_hdr h;
+	__u64 task_id;
+	__u64 start_ns;
+	__u32 type_idx;		/* index of the task vtable (future type) */
+	__u32 flags;		/* AS_POLL_* */
+};
+
+enum as_waker_op {
+	AS_WAKE_BY_VAL	= 1,
+	AS_WAKE_BY_REF	= 2,
+	AS_WAKER_CLONE	= 3,
+	AS_WAKER_DROP	= 4,
+};
+
+struct as_ev_waker {
+	struct as_event_hdr h;
+	__u64 task_id;		/* the task whose waker this is */
+	__u64 cur_task_id;	/* task being polled on this thread, 0 if none */
+	__u32 op;		/* enum as_waker_op */
+	__u32 pad;
+};
+
+enum as_task_kind {
+	AS_TASK_ASYNC		= 1,
+	AS_TASK_BLOCKING	= 2,
+};
+
+#define AS_LOC_FILE_MAX		128
+
+/*
+ * A task was created.  The location is the caller of tokio::spawn where
+ * spawn_inner is out of line (file_len == 0 when unknown).
+ */
+struct as_ev_spawn {
+	struct as_event_hdr h;
+	__u64 task_id;
+	__u64 parent_task_id;	/* task being polled on this thread, 0 if none */
+	__u32 kind;		/* enum as_task_kind */
+	__u32 type_idx;		/* vtable index, AS_TYPE_UNKNOWN if not read */
+	__u32 line;
+	__u32 col;
+	__u32 file_len;		/* valid bytes in file[], no NUL */
+	__u32 pad;
+	char file[AS_LOC_FILE_MAX];
+};
+
+#define AS_TYPE_UNKNOWN		0xffffffffu
+
+/* AS_EV_COMPLETE / AS_EV_SHUTDOWN / AS_EV_SCHEDULE flags */
+#define AS_TASK_IN_POLL		(1u << 0)	/* inside this task's own poll */
+
+struct as_ev_task {
+	struct as_event_hdr h;
+	__u64 task_id;
+	__u32 flags;		/* AS_TASK_* */
+	__u32 pad;
+};
+
+/*
+ * Per-CPU counters kept in the kernel, so totals stay exact when the ring
+ * buffer is full.  Summed over CPUs by user space.
+ */
+enum as_counter {
+	AS_CNT_POLL = 0,		/* polls finished (uretprobe hits) */
+	AS_CNT_WAKE_BY_VAL,
+	AS_CNT_WAKE_BY_REF,
+	AS_CNT_WAKER_CLONE,
+	AS_CNT_WAKER_DROP,
+	AS_CNT_SPAWN,
+	AS_CNT_SPAWN_BLOCKING,
+	AS_CNT_COMPLETE,
+	AS_CNT_SHUTDOWN,
+	AS_CNT_SCHEDULE,
+	AS_CNT_EMITTED,			/* records submitted to the ring buffer */
+	AS_CNT_DROPPED,			/* records lost: ring buffer full */
+	AS_CNT_UNKNOWN_VTABLE,		/* header whose vtable is not a known task vtable */
+	AS_CNT_READ_FAULT,		/* bpf_probe_read_user failed */
+	AS_CNT_POLL_ORPHAN_RET,		/* poll return without a matching entry */
+	AS_CNT_POLL_STALE,		/* entries discarded: their return never came */
+	AS_CNT_POLL_TOO_DEEP,		/* nesting beyond AS_POLL_DEPTH */
+	AS_CNT__MAX
+};
+
+/* Dropped records per event type live at AS_CNT_DROP_BASE + type. */
+#define AS_CNT_DROP_BASE	AS_CNT__MAX
+#define AS_CNT_NR		(AS_CNT_DROP_BASE + AS_EV__MAX)
+
+/* Key and value of the task-vtable map, filled by user space before attach. */
+struct as_vtable_key {
+	__u32 pid;
+	__u32 pad;
+	__u64 addr;		/* run-time address of the vtable in pid */
+};
+
+struct as_vtable_val {
+	__u32 id_offset;	/* Vtable.id_offset: where the task id sits */
+	__u32 type_idx;		/* index into user space's vtable table */
+};
+
+/* Per-thread poll stack, keyed by tid. */
+#define AS_POLL_DEPTH		4
+
+struct as_poll_frame {
+	__u64 hdr;		/* task Header address */
+	__u64 task_id;
+	__u64 start_ns;
+	__u64 sp;		/* stack pointer at entry: matches the return */
+	__u32 type_idx;
+	__u32 flags;		/* AS_POLL_* collected during the poll */
+};
+
+struct as_thread_state {
+	struct as_poll_frame frames[AS_POLL_DEPTH];
+	__u32 depth;
+	__u32 pid;
+	/* spawn_inner entry leaves its &Location here for the spawn return */
+	__u64 spawn_loc;
+	__u64 spawn_sp;
+};
+
+/* Pure helpers shared by both sides. */
+static inline int as_event_min_size(unsigned int type)
+{
+	switch (type) {
+	case AS_EV_POLL:	return sizeof(struct as_ev_poll);
+	case AS_EV_WAKER:	return sizeof(struct as_ev_waker);
+	case AS_EV_SPAWN:	return sizeof(struct as_ev_spawn);
+	case AS_EV_COMPLETE:
+	case AS_EV_SHUTDOWN:
+	case AS_EV_SCHEDULE:	return sizeof(struct as_ev_task);
+	default:		return -1;
+	}
+}
+
+_Static_assert(sizeof(struct as_event_hdr) == 24, "as_event_hdr size");
+_Static_assert(sizeof(struct as_ev_poll) == 48, "as_ev_poll size");
+_Static_assert(sizeof(struct as_ev_waker) == 48, "as_ev_waker size");
+_Static_assert(sizeof(struct as_ev_spawn) == 64 + AS_LOC_FILE_MAX, "as_ev_spawn size");
+_Static_assert(sizeof(struct as_ev_task) == 40, "as_ev_task size");
+_Static_assert(sizeof(struct as_vtable_key) == 16, "as_vtable_key size");
+_Static_assert(sizeof(struct as_vtable_val) == 8, "as_vtable_val size");
+_Static_assert(sizeof(struct as_poll_frame) == 40, "as_poll_frame size");
+_Static_assert(sizeof(struct as_thread_state) == 40 * AS_POLL_DEPTH + 24, "as_thread_state size");
+
+#endif /* ASYNCSCOPE_ABI_H */

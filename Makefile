@@ -40,6 +40,8 @@ UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
 UNIT_BINS	:= $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 
 .DELETE_ON_ERROR:
+# keep the BPF intermediates: without them every make regenerates the skeletons
+.SECONDARY: $(BPF_OBJS) $(patsubst %.bpf.o,%.tmp.bpf.o,$(BPF_OBJS))
 .PHONY: all deps vmlinux test test-unit test-bpf test-e2e targets demo bench format clean install
 
 all: asyncscope
@@ -96,8 +98,15 @@ deps:
 test-unit: $(UNIT_BINS)
 	@bash tests/run_unit.sh $(UNIT_BINS)
 
-test-bpf: asyncscope
-	@bash tests/bpf/run.sh
+BPF_TEST_BINS	:= $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/%,$(wildcard tests/bpf/test_*.c))
+
+# BPF tests (root): the real programs, attached to fake tasks in the test itself
+$(OUTPUT)/tests/test_%_bpf: tests/bpf/test_%_bpf.c $(SKELS) | $(OUTPUT)/tests
+	$(call msg,TEST-CC,$@)
+	$(Q)$(CC) $(CFLAGS) -O1 -fno-inline -fcf-protection=none $(INCLUDES) -MMD -MP $(LDFLAGS) -o $@ $< -lbpf -lelf -lz -lcmocka
+
+test-bpf: $(BPF_TEST_BINS)
+	@bash tests/bpf/run.sh $(BPF_TEST_BINS)
 
 test-e2e: asyncscope targets
 	@bash tests/e2e/run.sh

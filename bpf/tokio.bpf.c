@@ -1,0 +1,440 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * uprobes on tokio's task machinery (tokio 1.24 layout, x86-64).
+ *
+ * A task is identified by its Header address at the hook, turned into the
+ * tokio task id through the task's vtable: id = *(hdr + vtable->id_offset).
+ * User space puts every validated vtable of the traced process in `vtables`,
+ * so a Header whose vtable is unknown (a corrupt pointer, another process)
+ * is counted and ignored.
+ *
+ * Each thread keeps a small stack of the polls it is inside, so wakes,
+ * spawns and completions can be attributed to the task being polled.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "asyncscope.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Offset of the vtable pointer in tokio's #[repr(C)] task Header. */
+#define HDR_VTABLE_OFF	16
+/* Header.state bit set when the task was cancelled (aborted). */
+#define STATE_CANCELLED	32
+
+/* tokio's core::panic::Location sanity bounds */
+#define LOC_MAX_FILE	4096
+#define LOC_MAX_LINE	10000000
+#define LOC_MAX_COL	100000
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);	/* resized by user space before load */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, AS_CNT_NR);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct as_vtable_key);
+	__type(value, struct as_vtable_val);
+} vtables SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32);			/* tid */
+	__type(value, struct as_thread_state);
+} threads SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline void *reserve(__u32 size, __u32 type)
+{
+	void *e = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!e) {
+		count(AS_CNT_DROPPED);
+		count(AS_CNT_DROP_BASE + type);
+	}
+	return e;
+}
+
+/* No wakeup per event: it costs the traced thread ~2-3 us.  User space drains on a timer. */
+static __always_inline void submit(void *e)
+{
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	count(AS_CNT_EMITTED);
+}
+
+static __always_inline void fill_hdr(struct as_event_hdr *h, __u32 type, __u32 size,
+				     __u64 pid_tgid, __u64 now)
+{
+	h->type = type;
+	h->size = size;
+	h->pid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+	h->cpu = bpf_get_smp_processor_id();
+	h->ts_ns = now;
+}
+
+/* Header address -> task id and vtable index; -1 when it is not a task we know. */
+static __always_inline int task_of(__u32 pid, __u64 hdr, __u64 *id, __u32 *type_idx)
+{
+	struct as_vtable_key key = { .pid = pid };
+	struct as_vtable_val *v;
+
+	if (bpf_probe_read_user(&key.addr, sizeof(key.addr), (void *)(hdr + HDR_VTABLE_OFF))) {
+		count(AS_CNT_READ_FAULT);
+		return -1;
+	}
+	v = bpf_map_lookup_elem(&vtables, &key);
+	if (!v) {
+		count(AS_CNT_UNKNOWN_VTABLE);
+		return -1;
+	}
+	if (bpf_probe_read_user(id, sizeof(*id), (void *)(hdr + v->id_offset))) {
+		count(AS_CNT_READ_FAULT);
+		return -1;
+	}
+	*type_idx = v->type_idx;
+	return 0;
+}
+
+static __always_inline struct as_thread_state *thread_state(__u32 tid, __u32 pid, int create)
+{
+	struct as_thread_state *ts = bpf_map_lookup_elem(&threads, &tid);
+	struct as_thread_state zero = {};
+
+	if (ts || !create)
+		return ts;
+	zero.pid = pid;
+	bpf_map_update_elem(&threads, &tid, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&threads, &tid);
+}
+
+static __always_inline __u32 clamp_depth(__u32 depth)
+{
+	return depth > AS_POLL_DEPTH ? AS_POLL_DEPTH : depth;
+}
+
+/*
+ * frames[d] for a depth read from a map.  The index is only ever a constant
+ * after unrolling: the verifier cannot keep bounds on a computed one.
+ */
+static __always_inline struct as_poll_frame *frame_at(struct as_thread_state *ts, __u32 d)
+{
+	struct as_poll_frame *f = NULL;
+
+#pragma unroll
+	for (int i = 0; i < AS_POLL_DEPTH; i++)
+		if ((__u32)i == d)
+			f = &ts->frames[i];
+	return f;
+}
+
+/* The innermost poll this thread is in, or NULL. */
+static __always_inline struct as_poll_frame *cur_frame(struct as_thread_state *ts)
+{
+	__u32 d;
+
+	if (!ts)
+		return NULL;
+	d = clamp_depth(ts->depth);
+	return d ? frame_at(ts, d - 1) : NULL;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(poll_enter, __u64 hdr)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 pid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	__u64 sp = PT_REGS_SP(ctx), id, state = 0;
+	struct as_thread_state *ts;
+	struct as_poll_frame *f;
+	__u32 type_idx, d;
+
+	if (task_of(pid, hdr, &id, &type_idx))
+		return 0;
+	ts = thread_state(tid, pid, 1);
+	if (!ts)
+		return 0;
+	ts->pid = pid;
+
+	/*
+	 * Frames at or below this stack pointer belong to polls whose return
+	 * never came (probes attached between a poll's entry and its return).
+	 */
+	d = clamp_depth(ts->depth);
+#pragma unroll
+	for (int i = AS_POLL_DEPTH - 1; i >= 0; i--) {
+		if ((__u32)i >= d)
+			continue;
+		if (ts->frames[i].sp > sp)
+			break;
+		d = i;
+		count(AS_CNT_POLL_STALE);
+	}
+	f = frame_at(ts, d);
+	if (!f) {
+		ts->depth = d;
+		count(AS_CNT_POLL_TOO_DEEP);
+		return 0;
+	}
+	bpf_probe_read_user(&state, sizeof(state), (void *)hdr);
+
+	f->hdr = hdr;
+	f->task_id = id;
+	f->sp = sp;
+	f->type_idx = type_idx;
+	f->flags = (state & STATE_CANCELLED) ? AS_POLL_CANCELLED : 0;
+	if (d > 0)
+		f->flags |= AS_POLL_NESTED;
+	ts->depth = d + 1;
+	/* last, so the time spent in this program is not charged to the task */
+	f->start_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(poll_exit)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	/* after `ret` the stack pointer is 8 above the one seen at entry */
+	__u64 entry_sp = PT_REGS_SP(ctx) - 8;
+	struct as_thread_state *ts;
+	struct as_poll_frame *f;
+	struct as_ev_poll *e;
+	__u32 d, match = AS_POLL_DEPTH;
+
+	ts = thread_state(tid, 0, 0);
+	if (!ts) {
+		count(AS_CNT_POLL_ORPHAN_RET);
+		return 0;
+	}
+	d = clamp_depth(ts->depth);
+#pragma unroll
+	for (int i = AS_POLL_DEPTH - 1; i >= 0; i--) {
+		if ((__u32)i < d && ts->frames[i].sp == entry_sp) {
+			match = i;
+			break;
+		}
+	}
+	f = frame_at(ts, match);
+	if (!f) {
+		count(AS_CNT_POLL_ORPHAN_RET);
+		return 0;
+	}
+	if (d > match + 1)
+		count(AS_CNT_POLL_STALE);
+	ts->depth = match;
+	count(AS_CNT_POLL);
+
+	e = reserve(sizeof(*e), AS_EV_POLL);
+	if (!e)
+		return 0;
+	fill_hdr(&e->h, AS_EV_POLL, sizeof(*e), pid_tgid, now);
+	e->task_id = f->task_id;
+	e->start_ns = f->start_ns;
+	e->type_idx = f->type_idx;
+	e->flags = f->flags;
+	submit(e);
+	return 0;
+}
+
+static __always_inline __u64 cur_task_id(struct as_thread_state *ts)
+{
+	struct as_poll_frame *f = cur_frame(ts);
+
+	return f ? f->task_id : 0;
+}
+
+/* wake_by_val / wake_by_ref / clone_waker / drop_waker; cookie = enum as_waker_op */
+SEC("uprobe")
+int BPF_KPROBE(waker_op, __u64 hdr)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 pid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	__u32 op = (__u32)bpf_get_attach_cookie(ctx), type_idx;
+	struct as_ev_waker *e;
+	__u64 id;
+
+	if (task_of(pid, hdr, &id, &type_idx))
+		return 0;
+	switch (op) {
+	case AS_WAKE_BY_VAL:	count(AS_CNT_WAKE_BY_VAL); break;
+	case AS_WAKE_BY_REF:	count(AS_CNT_WAKE_BY_REF); break;
+	case AS_WAKER_CLONE:	count(AS_CNT_WAKER_CLONE); break;
+	case AS_WAKER_DROP:	count(AS_CNT_WAKER_DROP); break;
+	default:		return 0;
+	}
+	e = reserve(sizeof(*e), AS_EV_WAKER);
+	if (!e)
+		return 0;
+	fill_hdr(&e->h, AS_EV_WAKER, sizeof(*e), pid_tgid, bpf_ktime_get_ns());
+	e->task_id = id;
+	e->cur_task_id = cur_task_id(thread_state(tid, pid, 0));
+	e->op = op;
+	e->pad = 0;
+	submit(e);
+	return 0;
+}
+
+/* Harness::complete / raw::shutdown / raw::schedule; cookie = enum as_event_type */
+SEC("uprobe")
+int BPF_KPROBE(task_op, __u64 hdr)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 pid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	__u32 type = (__u32)bpf_get_attach_cookie(ctx), type_idx, flags = 0;
+	struct as_poll_frame *f;
+	struct as_ev_task *e;
+	__u64 id;
+
+	if (task_of(pid, hdr, &id, &type_idx))
+		return 0;
+	switch (type) {
+	case AS_EV_COMPLETE:	count(AS_CNT_COMPLETE); break;
+	case AS_EV_SHUTDOWN:	count(AS_CNT_SHUTDOWN); break;
+	case AS_EV_SCHEDULE:	count(AS_CNT_SCHEDULE); break;
+	default:		return 0;
+	}
+	f = cur_frame(thread_state(tid, pid, 0));
+	if (f && f->hdr == hdr) {
+		flags |= AS_TASK_IN_POLL;
+		if (type == AS_EV_COMPLETE)
+			f->flags |= AS_POLL_READY;
+	}
+	e = reserve(sizeof(*e), type);
+	if (!e)
+		return 0;
+	fill_hdr(&e->h, type, sizeof(*e), pid_tgid, bpf_ktime_get_ns());
+	e->task_id = id;
+	e->flags = flags;
+	e->pad = 0;
+	submit(e);
+	return 0;
+}
+
+struct rust_location {
+	__u64 file;
+	__u64 len;
+	__u32 line;
+	__u32 col;
+};
+
+static __always_inline int loc_valid(__u64 addr, struct rust_location *loc)
+{
+	if (!addr || bpf_probe_read_user(loc, sizeof(*loc), (void *)addr))
+		return 0;
+	return loc->file && loc->len > 0 && loc->len < LOC_MAX_FILE &&
+	       loc->line > 0 && loc->line < LOC_MAX_LINE && loc->col < LOC_MAX_COL;
+}
+
+/*
+ * spawn_inner<T>(future, name, &'static Location): the Location is the
+ * hidden #[track_caller] argument after the others, so its register
+ * depends on how the future is passed (rcx for a future passed by
+ * pointer).  Take the first candidate that looks like a Location.
+ */
+SEC("uprobe")
+int BPF_KPROBE(spawn_loc)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 pid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	__u64 cand[3] = { PT_REGS_PARM4(ctx), PT_REGS_PARM5(ctx), PT_REGS_PARM3(ctx) };
+	struct as_thread_state *ts;
+	struct rust_location loc;
+	__u64 found = 0;
+
+	for (int i = 0; i < 3; i++) {
+		if (loc_valid(cand[i], &loc)) {
+			found = cand[i];
+			break;
+		}
+	}
+	ts = thread_state(tid, pid, 1);
+	if (!ts)
+		return 0;
+	ts->spawn_loc = found;
+	ts->spawn_sp = PT_REGS_SP(ctx);
+	return 0;
+}
+
+static __always_inline void emit_spawn(void *ctx, __u64 hdr, __u32 kind, int with_loc)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 pid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	__u64 sp = PT_REGS_SP((struct pt_regs *)ctx), id, src;
+	struct as_thread_state *ts;
+	struct rust_location loc;
+	struct as_ev_spawn *e;
+	__u64 n;
+	__u32 type_idx;
+
+	if (task_of(pid, hdr, &id, &type_idx))
+		return;
+	count(kind == AS_TASK_BLOCKING ? AS_CNT_SPAWN_BLOCKING : AS_CNT_SPAWN);
+	ts = thread_state(tid, pid, 0);
+	e = reserve(sizeof(*e), AS_EV_SPAWN);
+	if (!e)
+		goto out;
+	fill_hdr(&e->h, AS_EV_SPAWN, sizeof(*e), pid_tgid, bpf_ktime_get_ns());
+	e->task_id = id;
+	e->parent_task_id = cur_task_id(ts);
+	e->kind = kind;
+	e->type_idx = type_idx;
+	e->line = 0;
+	e->col = 0;
+	e->file_len = 0;
+	e->pad = 0;
+	/* the stash is ours if spawn_inner's frame still encloses us (or just returned) */
+	if (with_loc && ts && ts->spawn_loc && sp <= ts->spawn_sp + 8 &&
+	    loc_valid(ts->spawn_loc, &loc)) {
+		/* keep the tail of a long path: it names the file */
+		n = loc.len > AS_LOC_FILE_MAX ? AS_LOC_FILE_MAX : loc.len;
+		src = loc.file + (loc.len - n);
+		barrier_var(n);
+		if (n > 0 && n <= AS_LOC_FILE_MAX &&
+		    !bpf_probe_read_user(e->file, n, (void *)src)) {
+			e->file_len = n;
+			e->line = loc.line;
+			e->col = loc.col;
+		}
+	}
+	submit(e);
+out:
+	if (with_loc && ts)
+		ts->spawn_loc = 0;
+}
+
+/* OwnedTasks::bind (or spawn_inner) return: rax is the new task's Header. */
+SEC("uretprobe")
+int BPF_KRETPROBE(spawn_ret, __u64 hdr)
+{
+	emit_spawn(ctx, hdr, AS_TASK_ASYNC, 1);
+	return 0;
+}
+
+/* blocking::pool::Spawner::spawn_task(&self, task, ...): rsi is the Header. */
+SEC("uprobe")
+int BPF_KPROBE(spawn_blocking, __u64 self, __u64 hdr)
+{
+	emit_spawn(ctx, hdr, AS_TASK_BLOCKING, 0);
+	return 0;
+}

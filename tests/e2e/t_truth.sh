@@ -1,0 +1,49 @@
+# The tracer's tasks, completions and polls per task equal the target's own
+# counts, for every target and build variant.  Sourced by run.sh.
+
+# truth_run LABEL BIN CHECK_ARGS -- TARGET_ARGS...
+truth_run() {
+	local label=$1 bin=$2 checkargs=$3
+	shift 4
+	if [ ! -x "$bin" ]; then
+		fail "$label: $bin not built (make targets)"
+		return
+	fi
+	start_gated "$label" "$bin" "$@" || { fail "$label: target did not start"; return; }
+	attach "$label" "$TPID" --json || { fail "$label: tracer did not attach"; return; }
+	touch "$WORK/$label.go"
+	if ! wait_exit "$TPID" 120; then
+		fail "$label: target did not finish"
+		return
+	fi
+	if ! wait_exit "$RPID" 30; then
+		fail "$label: tracer did not report after the target exited"
+		return
+	fi
+	wait "$RPID"
+	local rc=$?
+	if [ $rc -ne 0 ]; then
+		fail "$label: tracer exited $rc: $(tail -1 "$WORK/$label.rerr")"
+		return
+	fi
+	if ! $PY -c 'import json,sys; assert json.load(open(sys.argv[1]))["target_exited"]' "$WORK/$label.report"; then
+		fail "$label: report does not say the target exited"
+		return
+	fi
+	if $PY "$E2E_ROOT/tests/e2e/check_truth.py" "$WORK/$label.truth" "$WORK/$label.report" $checkargs \
+		>"$WORK/$label.check"; then
+		pass "$label: counts equal the target's ($(grep -c '^  ok' "$WORK/$label.check") checks)"
+	else
+		fail "$label: counts differ:"
+		sed 's/^/    /' "$WORK/$label.check"
+	fi
+}
+
+for variant in target target-v0 target-lto; do
+	locargs=""
+	# fat LTO inlines spawn_inner: tokio never materialises the spawn location
+	[ "$variant" = target-lto ] && locargs="--no-locations"
+	for bin in mt ct; do
+		truth_run "$bin-$variant" "$TARGETS/$variant/release/$bin" "$locargs" --
+	done
+done

@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "loader.h"
+#include "log.h"
+#include "tokio.skel.h"
+
+#define DEFAULT_RINGBUF (16u << 20)
+
+struct traced_proc {
+	uint32_t pid;
+	struct bpf_link **links;
+	size_t nr_links;
+	struct as_vtable_key *keys;	/* vtable map entries we added */
+	size_t nr_keys;
+};
+
+struct tracer {
+	struct tokio_bpf *skel;
+	struct ring_buffer *rb;
+	tracer_record_fn fn;
+	void *ctx;
+	struct traced_proc *procs;
+	size_t nr_procs;
+	int nr_cpus;
+};
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct tracer *t = ctx;
+
+	t->fn(t->ctx, data, size);
+	return 0;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	/* libbpf's own messages (verifier logs among them) only with -v; debug with -vv */
+	if (log_verbosity < LOG_INFO || (level == LIBBPF_DEBUG && log_verbosity < LOG_DEBUG))
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+struct tracer *tracer__new(const struct tracer_opts *opts, tracer_record_fn fn, void *ctx)
+{
+	size_t rb_bytes = DEFAULT_RINGBUF;
+	struct tracer *t;
+	int err;
+
+	if (opts && opts->ringbuf_bytes)
+		rb_bytes = opts->ringbuf_bytes;
+	if (rb_bytes < 4096 || (rb_bytes & (rb_bytes - 1))) {
+		pr_warn("ring buffer size %zu is not a power of two >= 4096\n", rb_bytes);
+		errno = EINVAL;
+		return NULL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->fn = fn;
+	t->ctx = ctx;
+	libbpf_set_print(libbpf_print);
+
+	t->nr_cpus = libbpf_num_possible_cpus();
+	if (t->nr_cpus <= 0) {
+		err = t->nr_cpus ? t->nr_cpus : -EINVAL;
+		goto fail;
+	}
+	t->skel = tokio_bpf__open();
+	if (!t->skel) {
+		err = -errno;
+		pr_warn("bpf: cannot open the BPF object: %s\n", strerror(-err));
+		goto fail;
+	}
+	err = bpf_map__set_max_entries(t->skel->maps.events, rb_bytes);
+	if (err)
+		goto fail;
+	err = tokio_bpf__load(t->skel);
+	if (err) {
+		pr_warn("bpf: cannot load the BPF programs: %s%s\n", strerror(-err),
+			log_verbosity < LOG_INFO ? " (run with -v for the verifier log)" : "");
+		goto fail;
+	}
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_record, t, NULL);
+	if (!t->rb) {
+		err = -errno;
+		pr_warn("bpf: cannot set up the ring buffer: %s\n", strerror(-err));
+		goto fail;
+	}
+	return t;
+fail:
+	tracer__free(t);
+	errno = -err;
+	return NULL;
+}
+
+static struct traced_proc *find_proc(const struct tracer *t, uint32_t pid)
+{
+	for (size_t i = 0; i < t->nr_procs; i++)
+		if (t->procs[i].pid == pid)
+			return &t->procs[i];
+	return NULL;
+}
+
+static int add_link(struct traced_proc *p, struct bpf_link *l)
+{
+	struct bpf_link **n = realloc(p->links, (p->nr_links + 1) * sizeof(*n));
+
+	if (!n) {
+		bpf_link__destroy(l);
+		return -ENOMEM;
+	}
+	p->links = n;
+	p->links[p->nr_links++] = l;
+	return 0;
+}
+
+static int attach_one(struct traced_proc *p, struct bpf_program *prog, uint32_t pid,
+		      const char *path, uint64_t off, bool ret, uint64_t cookie)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, o, .retprobe = ret, .bpf_cookie = cookie);
+	struct bpf_link *l;
+	int err;
+
+	l = bpf_program__attach_uprobe_opts(prog, pid, path, off, &o);
+	if (!l) {
+		err = -errno;
+		pr_warn("bpf: cannot attach %s%s to %s+0x%llx in pid %u: %s\n",
+			bpf_program__name(prog), ret ? " (return)" : "", path,
+			(unsigned long long)off, pid, strerror(-err));
+		return err;
+	}
+	return add_link(p, l);
+}
+
+/* The probe goes at the function's entry for a return probe, wherever the site says otherwise. */
+static uint64_t entry_off(const struct probe_site *s)
+{
+	return s->file_off - (s->vaddr - s->sym_vaddr);
+}
+
+static int attach_site(struct tracer *t, struct traced_proc *p, const char *path,
+		       const struct probe_site *s, bool use_spawn_inner_ret)
+{
+	struct tokio_bpf *sk = t->skel;
+	uint32_t pid = p->pid;
+	int err;
+
+	switch (s->kind) {
+	case HOOK_POLL:
+		/* the return first: a return with no entry is counted, an entry with no return is not */
+		err = attach_one(p, sk->progs.poll_exit, pid, path, entry_off(s), true, 0);
+		return err ?: attach_one(p, sk->progs.poll_enter, pid, path, s->file_off, false, 0);
+	case HOOK_WAKE_BY_VAL:
+		return attach_one(p, sk->progs.waker_op, pid, path, s->file_off, false, AS_WAKE_BY_VAL);
+	case HOOK_WAKE_BY_REF:
+		return attach_one(p, sk->progs.waker_op, pid, path, s->file_off, false, AS_WAKE_BY_REF);
+	case HOOK_CLONE_WAKER:
+		return attach_one(p, sk->progs.waker_op, pid, path, s->file_off, false, AS_WAKER_CLONE);
+	case HOOK_DROP_WAKER:
+		return attach_one(p, sk->progs.waker_op, pid, path, s->file_off, false, AS_WAKER_DROP);
+	case HOOK_SCHEDULE:
+		return attach_one(p, sk->progs.task_op, pid, path, s->file_off, false, AS_EV_SCHEDULE);
+	case HOOK_COMPLETE:
+		return attach_one(p, sk->progs.task_op, pid, path, s->file_off, false, AS_EV_COMPLETE);
+	case HOOK_SHUTDOWN:
+		return attach_one(p, sk->progs.task_op, pid, path, s->file_off, false, AS_EV_SHUTDOWN);
+	case HOOK_SPAWN_INNER:
+		err = attach_one(p, sk->progs.spawn_loc, pid, path, s->file_off, false, 0);
+		if (!err && use_spawn_inner_ret)
+			err = attach_one(p, sk->progs.spawn_ret, pid, path, entry_off(s), true, 0);
+		return err;
+	case HOOK_BIND:
+		return attach_one(p, sk->progs.spawn_ret, pid, path, entry_off(s), true, 0);
+	case HOOK_SPAWN_BLOCKING:
+		return attach_one(p, sk->progs.spawn_blocking, pid, path, s->file_off, false, 0);
+	default:
+		return 0;
+	}
+}
+
+static int add_vtables(struct tracer *t, struct traced_proc *p, const struct tokio_bin *tb,
+		       uint64_t bias)
+{
+	int fd = bpf_map__fd(t->skel->maps.vtables);
+
+	p->keys = calloc(tb->nr_vtables ?: 1, sizeof(*p->keys));
+	if (!p->keys)
+		return -ENOMEM;
+	for (size_t i = 0; i < tb->nr_vtables; i++) {
+		struct as_vtable_key k = { .pid = p->pid, .addr = tb->vtables[i].vaddr + bias };
+		struct as_vtable_val v = {
+			.id_offset = (uint32_t)tb->vtables[i].id_offset,
+			.type_idx = (uint32_t)i,
+		};
+
+		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY)) {
+			int err = -errno;
+
+			pr_warn("bpf: cannot add vtable 0x%llx of pid %u: %s\n",
+				(unsigned long long)k.addr, p->pid, strerror(-err));
+			return err;
+		}
+		p->keys[p->nr_keys++] = k;
+	}
+	return 0;
+}
+
+int tracer__add_process(struct tracer *t, uint32_t pid, const char *bin_path,
+			const struct tokio_bin *tb, uint64_t bias,
+			const bool enabled[HOOK__MAX])
+{
+	struct traced_proc *procs, *p;
+	bool spawn_inner_ret;
+	int err;
+
+	if (find_proc(t, pid))
+		return -EEXIST;
+	procs = realloc(t->procs, (t->nr_procs + 1) * sizeof(*procs));
+	if (!procs)
+		return -ENOMEM;
+	t->procs = procs;
+	p = &t->procs[t->nr_procs++];
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+
+	/* vtables first: a hook that fires before its vtable is known would be lost */
+	err = add_vtables(t, p, tb, bias);
+	if (err)
+		goto fail;
+	/* without bind, the new task's Header comes from spawn_inner's return */
+	spawn_inner_ret = enabled[HOOK_BIND] ? tokio_bin__count(tb, HOOK_BIND) == 0 : true;
+	for (size_t i = 0; i < tb->nr_sites; i++) {
+		const struct probe_site *s = &tb->sites[i];
+
+		if (!enabled[s->kind])
+			continue;
+		err = attach_site(t, p, bin_path, s, spawn_inner_ret);
+		if (err)
+			goto fail;
+	}
+	return 0;
+fail:
+	tracer__remove_process(t, pid);
+	return err;
+}
+
+int tracer__remove_process(struct tracer *t, uint32_t pid)
+{
+	struct traced_proc *p = find_proc(t, pid);
+	int fd;
+
+	if (!p)
+		return -ENOENT;
+	for (size_t i = 0; i < p->nr_links; i++)
+		bpf_link__destroy(p->links[i]);
+	fd = bpf_map__fd(t->skel->maps.vtables);
+	for (size_t i = 0; i < p->nr_keys; i++)
+		bpf_map_delete_elem(fd, &p->keys[i]);
+	free(p->links);
+	free(p->keys);
+	*p = t->procs[--t->nr_procs];
+	return 0;
+}
+
+size_t tracer__nr_links(const struct tracer *t, uint32_t pid)
+{
+	const struct traced_proc *p = find_proc(t, pid);
+
+	return p ? p->nr_links : 0;
+}
+
+int tracer__drain(struct tracer *t)
+{
+	return ring_buffer__consume(t->rb);
+}
+
+int tracer__counters(const struct tracer *t, uint64_t out[AS_CNT_NR])
+{
+	int fd = bpf_map__fd(t->skel->maps.counters);
+	uint64_t *vals;
+	int err = 0;
+
+	vals = calloc(t->nr_cpus, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < AS_CNT_NR; k++) {
+		out[k] = 0;
+		if (bpf_map_lookup_elem(fd, &k, vals)) {
+			err = -errno;
+			break;
+		}
+		for (int c = 0; c < t->nr_cpus; c++)
+			out[k] += vals[c];
+	}
+	free(vals);
+	return err;
+}
+
+int tracer__in_progress(const struct tracer *t, uint32_t pid, tracer_frame_fn fn, void *ctx)
+{
+	int fd = bpf_map__fd(t->skel->maps.threads);
+	struct as_thread_state st;
+	uint32_t key, next;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &st) || st.pid != pid)
+			continue;
+		for (uint32_t d = 0; d < st.depth && d < AS_POLL_DEPTH; d++)
+			fn(ctx, pid, key, &st.frames[d]);
+	}
+	return 0;
+}
+
+void tracer__forget_threads(struct tracer *t, uint32_t pid)
+{
+	int fd = bpf_map__fd(t->skel->maps.threads);
+	struct as_thread_state st;
+	uint32_t key, next;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		if (!bpf_map_lookup_elem(fd, &key, &st) && st.pid == pid) {
+			bpf_map_delete_elem(fd, &key);
+			prev = NULL;	/* restart: the deleted key cannot be a cursor */
+			continue;
+		}
+		prev = &key;
+	}
+}
+
+void tracer__free(struct tracer *t)
+{
+	if (!t)
+		return;
+	while (t->nr_procs)
+		tracer__remove_process(t, t->procs[0].pid);
+	free(t->procs);
+	ring_buffer__free(t->rb);
+	tokio_bpf__destroy(t->skel);
+	free(t);
+}

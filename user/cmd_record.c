@@ -45,8 +45,8 @@ struct record {
 	uint64_t end_ns;
 	uint64_t received;
 	int exited;
-	int pidfd;
 	int sigfd;
+	FILE *out;
 };
 
 static const char usage[] =
@@ -264,16 +264,11 @@ static int report(struct record *r)
 		.received = r->received,
 		.target_exited = r->exited,
 	};
-	FILE *out = stdout;
+	FILE *out = r->out;
 	int err = 0;
 
 	if (tracer__counters(r->tracer, counters))
 		m.counters = NULL;
-	if (r->o.output) {
-		out = open_output(r->o.output, r->o.force);
-		if (!out)
-			return EXIT_IO;
-	}
 	if (r->o.json)
 		out_json__print(out, r->corr, &m);
 	else
@@ -282,9 +277,12 @@ static int report(struct record *r)
 		pr_warn("cannot write the report: %s\n", strerror(errno));
 		err = EXIT_IO;
 	}
-	if (out != stdout && fclose(out) && !err) {
-		pr_warn("cannot write the report to '%s': %s\n", r->o.output, strerror(errno));
-		err = EXIT_IO;
+	if (out != stdout) {
+		r->out = NULL;
+		if (fclose(out) && !err) {
+			pr_warn("cannot write the report to '%s': %s\n", r->o.output, strerror(errno));
+			err = EXIT_IO;
+		}
 	}
 	if (counters[AS_CNT_DROPPED])
 		pr_warn("%llu events lost: the ring buffer was full (raise --ringbuf-size); kernel totals are exact\n",
@@ -294,16 +292,24 @@ static int report(struct record *r)
 
 int cmd_record(int argc, char **argv)
 {
-	struct record r = { .pidfd = -1, .sigfd = -1 };
+	struct record r = { .sigfd = -1, .out = stdout };
 	int rc;
 
 	if (parse_args(argc, argv, &r.o))
 		return EXIT_USAGE;
 	if (check_privileges())
 		return EXIT_PRIVILEGE;
+	/* before attaching: a long trace must not end in "cannot write" */
+	if (r.o.output) {
+		r.out = open_output(r.o.output, r.o.force);
+		if (!r.out)
+			return EXIT_IO;
+	}
 	rc = target__open_pid(r.o.pid, &r.tgt);
-	if (rc)
-		return target_exit_code(-rc);
+	if (rc) {
+		rc = target_exit_code(-rc);
+		goto cleanup;
+	}
 	rc = setup(&r);
 	if (rc)
 		goto cleanup;
@@ -320,5 +326,10 @@ cleanup:
 	target__free(r.tgt);
 	if (r.sigfd >= 0)
 		close(r.sigfd);
+	if (r.out && r.out != stdout) {
+		fclose(r.out);
+		/* no report was written: leave no empty file behind */
+		unlink(r.o.output);
+	}
 	return rc;
 }

@@ -88,6 +88,9 @@ struct correlator_stats {
 	uint64_t after_close;		/* records for a task already closed: ignored */
 	uint64_t out_of_order;		/* timestamps that contradict earlier records */
 	uint64_t late_tasks;		/* tasks first seen without their spawn */
+	uint64_t reordered;		/* poll records overtaken by a later poll of the same task: counted, not anomalies */
+	uint64_t over_limit_tasks;	/* spawns of tasks not kept: max_tasks reached */
+	uint64_t over_limit_records;	/* records ignored because their task was not kept */
 };
 
 /* Lifecycle callbacks: one correlator feeds any number of outputs. */
@@ -127,7 +130,7 @@ const char *correlator__type_name(const struct correlator *c, uint32_t pid, uint
 
 /*
  * Feed one ring-buffer record.  Returns 0, or -EINVAL for a malformed
- * record (counted, otherwise ignored).
+ * record (counted, otherwise ignored), or -ENOMEM.
  */
 int correlator__feed(struct correlator *c, const void *data, size_t size);
 
@@ -144,5 +147,8 @@ const struct as_task *correlator__task(const struct correlator *c, size_t idx);
 const struct as_task *correlator__find(const struct correlator *c, uint32_t pid, uint64_t id);
 
 const struct correlator_stats *correlator__stats(const struct correlator *c);
+
+/* Latest timestamp of any accepted record (0 if none): "now" for a replay. */
+uint64_t correlator__max_ts(const struct correlator *c);
 
 #endif

@@ -28,6 +28,12 @@ enum hook_kind {
 };
 
 const char *hook_kind_name(enum hook_kind kind);	/* "poll", "wake_by_val", ... */
+/* Argument registers the hook reads at entry: a mask of enum x86_arg_reg (x86_site.h). */
+uint32_t hook_kind_args(enum hook_kind kind);
+/* 1 if the hook also needs a uretprobe, so its probe must stay at the entry. */
+int hook_kind_retprobe(enum hook_kind kind);
+/* What is lost when the hook is absent: "spawn locations unavailable, ..." */
+const char *hook_kind_missing(enum hook_kind kind);
 
 /* What the kernel does when a uprobe at this instruction is hit (x86-64). */
 enum site_class {
@@ -51,6 +57,8 @@ struct probe_site {
 	uint8_t insn_len;	/* length of the instruction at vaddr */
 	uint8_t moved;		/* 1 if vaddr != sym_vaddr (a cheaper later site) */
 	int vtable_idx;		/* HOOK_POLL: index into vtables[], else -1 */
+	enum site_class entry_cls;	/* class at sym_vaddr (differs when moved) */
+	const char *stay_why;	/* static: why a single-step entry was not moved */
 };
 
 struct task_vtable {
@@ -60,7 +68,9 @@ struct task_vtable {
 	uint64_t scheduler_offset;
 	uint64_t id_offset;
 	char *future_type;	/* "mt::workload::sleeper::{closure}" or NULL */
-	char *scheduler;	/* "multi_thread", "current_thread", "blocking" or NULL */
+	char *scheduler;	/* "multi_thread", "current_thread", "blocking", "local" or NULL */
+	uint64_t slots[7];	/* poll, schedule, dealloc, try_read_output,
+				 * drop_join_handle_slow, drop_abort_handle, shutdown */
 };
 
 enum mangling { MANGLING_UNKNOWN = 0, MANGLING_LEGACY, MANGLING_V0 };

@@ -1,10 +1,11 @@
 # The tracer's tasks, completions and polls per task equal the target's own
 # counts, for every target and build variant.  Sourced by run.sh.
 
-# truth_run LABEL BIN CHECK_ARGS -- TARGET_ARGS...
+# truth_run LABEL BIN CHECK_ARGS DRIVER -- TARGET_ARGS...
+# DRIVER (a function, or "none") runs after the gate opens, e.g. a load generator.
 truth_run() {
-	local label=$1 bin=$2 checkargs=$3
-	shift 4
+	local label=$1 bin=$2 checkargs=$3 driver=$4
+	shift 5
 	if [ ! -x "$bin" ]; then
 		fail "$label: $bin not built (make targets)"
 		return
@@ -12,6 +13,10 @@ truth_run() {
 	start_gated "$label" "$bin" "$@" || { fail "$label: target did not start"; return; }
 	attach "$label" "$TPID" --json || { fail "$label: tracer did not attach"; return; }
 	touch "$WORK/$label.go"
+	if [ "$driver" != none ] && ! $driver >"$WORK/$label.driver" 2>&1; then
+		fail "$label: $driver failed: $(tail -1 "$WORK/$label.driver")"
+		return
+	fi
 	if ! wait_exit "$TPID" 120; then
 		fail "$label: target did not finish"
 		return
@@ -39,11 +44,17 @@ truth_run() {
 	fi
 }
 
+# a bounded keep-alive load, then GET /quit: the server drains and exits
+hyper_load() {
+	"$TARGETS/target/release/loadgen" --port "$TPORT" --conns 8 --requests 4000 --quit
+}
+
 for variant in target target-v0 target-lto; do
 	locargs=""
 	# fat LTO inlines spawn_inner: tokio never materialises the spawn location
 	[ "$variant" = target-lto ] && locargs="--no-locations"
 	for bin in mt ct; do
-		truth_run "$bin-$variant" "$TARGETS/$variant/release/$bin" "$locargs" --
+		truth_run "$bin-$variant" "$TARGETS/$variant/release/$bin" "$locargs" none --
 	done
+	truth_run "hyper-$variant" "$TARGETS/$variant/release/hyperserver" "$locargs" hyper_load --port 0
 done

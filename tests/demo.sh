@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# make demo: start the bundled tokio demo (tests/targets mt), attach
+# asyncscope to it while it waits at its gate, let it run, print the table.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=$root/tests/targets/target/release/mt
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "demo: attaching uprobes needs root: run 'sudo make demo'" >&2
+	exit 3
+fi
+work=$(mktemp -d /tmp/asyncscope-demo.XXXXXX)
+trap 'kill $tpid 2>/dev/null; rm -rf "$work"' EXIT
+
+"$bin" --gate "$work/go" >"$work/truth" 2>"$work/err" &
+tpid=$!
+for _ in $(seq 200); do grep -q '^ready' "$work/err" && break; sleep 0.05; done
+echo "demo: started the tokio demo '$bin' as pid $tpid; attaching" >&2
+"$root/asyncscope" record -p "$tpid" 2>"$work/rerr" &
+rpid=$!
+for _ in $(seq 600); do grep -q 'attached to pid' "$work/rerr" && break; sleep 0.05; done
+cat "$work/rerr" >&2
+touch "$work/go"
+wait "$rpid"
+echo >&2
+echo "demo: the demo counted itself: $(cat "$work/truth")" >&2

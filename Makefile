@@ -119,7 +119,15 @@ targets:
 demo: asyncscope targets
 	@bash tests/demo.sh
 
-bench: asyncscope targets
+# benchmarks print ratios measured side by side in one run (root)
+BENCH_BINS	:= $(OUTPUT)/bench/probe_cost
+
+$(OUTPUT)/bench/probe_cost: bench/probe_cost.c bench/probe_cost_fns.S $(OUTPUT)/probe_cost.skel.h
+	$(call msg,BENCH-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -o $@ bench/probe_cost.c bench/probe_cost_fns.S -lbpf -lelf -lz -lpthread
+
+bench: $(BENCH_BINS)
 	@bash bench/run.sh
 
 format:
@@ -131,3 +139,33 @@ install: asyncscope
 clean:
 	$(call msg,CLEAN,)
 	$(Q)rm -rf $(OUTPUT) asyncscope
+
+# --- fixtures (tokio_bin tests) ---
+# Fake tokio binaries (tests/fixtures/*.c) the unit tests analyse.  Linked
+# with lld when it is installed, for rust-lld's layout (text vaddr - offset
+# = 0x1000); the tests compute every expected offset from the file itself.
+FIXTURE_DIR	:= $(OUTPUT)/fixtures
+FIXTURE_LD	:= $(if $(shell command -v ld.lld 2>/dev/null),-fuse-ld=lld)
+FIXTURE_CFLAGS	:= -O1 -Wall -Werror $(FIXTURE_LD) -Wl,--build-id=sha1
+FIXTURES	:= $(addprefix $(FIXTURE_DIR)/,tokio_legacy tokio_legacy.stripped \
+		   tokio_nopie tokio_v0 bad_layout notokio)
+
+$(FIXTURE_DIR):
+	$(Q)mkdir -p $@
+
+$(FIXTURE_DIR)/%: tests/fixtures/%.c tests/fixtures/fixture.h | $(FIXTURE_DIR)
+	$(call msg,FIXTURE,$@)
+	$(Q)$(CC) $(FIXTURE_CFLAGS) -fPIE -pie -o $@ $<
+
+$(FIXTURE_DIR)/tokio_nopie: tests/fixtures/tokio_legacy.c tests/fixtures/fixture.h | $(FIXTURE_DIR)
+	$(call msg,FIXTURE,$@)
+	$(Q)$(CC) $(FIXTURE_CFLAGS) -fno-pie -no-pie -o $@ $<
+
+$(FIXTURE_DIR)/%.stripped: $(FIXTURE_DIR)/%
+	$(call msg,STRIP,$@)
+	$(Q)strip -o $@ $<
+
+.PHONY: fixtures
+fixtures: $(FIXTURES)
+$(UNIT_BINS): $(FIXTURES)
+# --- end fixtures ---

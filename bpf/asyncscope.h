@@ -61,7 +61,7 @@ struct as_ev_waker {
 	__u64 task_id;		/* the task whose waker this is */
 	__u64 cur_task_id;	/* task being polled on this thread, 0 if none */
 	__u32 op;		/* enum as_waker_op */
-	__u32 pad;
+	__u32 type_idx;		/* vtable index of task_id */
 };
 
 enum as_task_kind {
@@ -97,7 +97,7 @@ struct as_ev_task {
 	struct as_event_hdr h;
 	__u64 task_id;
 	__u32 flags;		/* AS_TASK_* */
-	__u32 pad;
+	__u32 type_idx;		/* vtable index of task_id */
 };
 
 /*

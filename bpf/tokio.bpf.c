@@ -290,7 +290,7 @@ int BPF_KPROBE(waker_op, __u64 hdr)
 	e->task_id = id;
 	e->cur_task_id = cur_task_id(thread_state(tid, pid, 0));
 	e->op = op;
-	e->pad = 0;
+	e->type_idx = type_idx;
 	submit(e);
 	return 0;
 }
@@ -326,7 +326,7 @@ int BPF_KPROBE(task_op, __u64 hdr)
 	fill_hdr(&e->h, type, sizeof(*e), pid_tgid, bpf_ktime_get_ns());
 	e->task_id = id;
 	e->flags = flags;
-	e->pad = 0;
+	e->type_idx = type_idx;
 	submit(e);
 	return 0;
 }

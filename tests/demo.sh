@@ -10,9 +10,11 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 3
 fi
 work=$(mktemp -d /tmp/asyncscope-demo.XXXXXX)
-trap 'kill $tpid 2>/dev/null; rm -rf "$work"' EXIT
+tpid=
+trap '[ -n "$tpid" ] && kill "$tpid" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 
-"$bin" --gate "$work/go" >"$work/truth" 2>"$work/err" &
+# a short run keeps the table readable: a few hundred tasks
+"$bin" --gate "$work/go" --rounds 2 --scale 20 >"$work/truth" 2>"$work/err" &
 tpid=$!
 for _ in $(seq 200); do grep -q '^ready' "$work/err" && break; sleep 0.05; done
 echo "demo: started the tokio demo '$bin' as pid $tpid; attaching" >&2
@@ -22,5 +24,6 @@ for _ in $(seq 600); do grep -q 'attached to pid' "$work/rerr" && break; sleep 0
 cat "$work/rerr" >&2
 touch "$work/go"
 wait "$rpid"
+tpid=
 echo >&2
 echo "demo: the demo counted itself: $(cat "$work/truth")" >&2

@@ -18,6 +18,7 @@
  *  - a wake inside [s, e] makes the task runnable again from e.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,12 +41,14 @@ _Static_assert(AS_EV__MAX <= sizeof(((struct correlator_stats *)0)->by_type) / s
 struct type_name {
 	uint32_t pid;
 	uint32_t type_idx;
+	uint32_t kind;		/* enum as_task_kind of this vtable's tasks, 0 if unknown */
 	char *name;
 };
 
 struct proc_name {
 	uint32_t pid;
 	char *name;
+	uint64_t first_id;	/* ids from here on were assigned while traced; 0: unknown */
 };
 
 struct task_key {
@@ -201,6 +204,21 @@ static void emit(const struct correlator *c, const struct as_task *t, enum span_
 		c->sinks[i].on_span(c->sinks[i].ctx, t, ev, ts, tid);
 }
 
+static struct proc_name *proc_find(const struct correlator *c, uint32_t pid)
+{
+	for (size_t i = 0; i < c->nr_procs; i++)
+		if (c->procs[i].pid == pid)
+			return &c->procs[i];
+	return NULL;
+}
+
+static bool spawned_while_traced(const struct correlator *c, uint32_t pid, uint64_t id)
+{
+	const struct proc_name *p = proc_find(c, pid);
+
+	return p && p->first_id && id >= p->first_id;
+}
+
 /*
  * The task of a non-spawn record: found, or created as a late task first
  * seen at seen_ns.  NULL when it is not kept (*err says why).
@@ -217,7 +235,8 @@ static struct as_task *task_get(struct correlator *c, const struct as_event_hdr 
 		 * records carries: the wakes and the completion inside a poll
 		 * precede its record but not its start.
 		 */
-		if ((t->flags & TASK_F_LATE) && seen_ns < t->created_ns && !task_closed(t)) {
+		if ((t->flags & (TASK_F_LATE | TASK_F_SPAWN_INFERRED)) && seen_ns < t->created_ns &&
+		    !task_closed(t)) {
 			t->created_ns = seen_ns;
 			if (!t->first_poll_ns && t->runnable_since_ns > seen_ns)
 				t->runnable_since_ns = seen_ns;
@@ -227,8 +246,13 @@ static struct as_task *task_get(struct correlator *c, const struct as_event_hdr 
 	t = task_new(c, h->pid, id, seen_ns, err);
 	if (!t)
 		return NULL;
-	t->flags |= TASK_F_LATE;
-	c->stats.late_tasks++;
+	if (spawned_while_traced(c, h->pid, id)) {
+		/* its spawn hooks are inlined: created at its first record */
+		t->flags |= TASK_F_SPAWN_INFERRED;
+	} else {
+		t->flags |= TASK_F_LATE;
+		c->stats.late_tasks++;
+	}
 	emit(c, t, SPAN_CREATED, seen_ns, h->tid);
 	return t;
 }
@@ -259,6 +283,25 @@ static uint64_t clamp_after_polls(struct correlator *c, const struct as_task *t,
 		return floor;
 	}
 	return ts;
+}
+
+static long type_find(const struct correlator *c, uint32_t pid, uint32_t type_idx);
+
+/*
+ * A task first seen without its spawn learns its future type from any
+ * record that carries it, and from that type its kind.
+ */
+static void learn_type(struct correlator *c, struct as_task *t, uint32_t type_idx)
+{
+	long idx;
+
+	if (t->type_idx == AS_TYPE_UNKNOWN)
+		t->type_idx = type_idx;
+	if (t->kind || t->type_idx == AS_TYPE_UNKNOWN)
+		return;
+	idx = type_find(c, t->pid, t->type_idx);
+	if (idx >= 0)
+		t->kind = c->types[idx].kind;
 }
 
 static int on_poll(struct correlator *c, const struct as_ev_poll *e)
@@ -292,8 +335,7 @@ static int on_poll(struct correlator *c, const struct as_ev_poll *e)
 		c->stats.after_close++;
 		return 0;
 	}
-	if (t->type_idx == AS_TYPE_UNKNOWN)
-		t->type_idx = e->type_idx;
+	learn_type(c, t, e->type_idx);
 
 	s = clamp_after_polls(c, t, s);
 	if (end < s)
@@ -376,6 +418,7 @@ static int on_waker(struct correlator *c, const struct as_ev_waker *e)
 	t = task_get(c, &e->h, e->task_id, e->h.ts_ns, &err);
 	if (!t)
 		return err == -E2BIG ? 0 : err;
+	learn_type(c, t, e->type_idx);
 
 	/*
 	 * Wakers outlive their task (the last clones are dropped after
@@ -516,6 +559,7 @@ static int on_complete(struct correlator *c, const struct as_ev_task *e)
 	t = task_get(c, &e->h, e->task_id, e->h.ts_ns, &err);
 	if (!t)
 		return err == -E2BIG ? 0 : err;
+	learn_type(c, t, e->type_idx);
 	if (t->flags & TASK_F_COMPLETED) {
 		c->stats.duplicates++;
 		return 0;
@@ -541,6 +585,7 @@ static int on_task_event(struct correlator *c, const struct as_ev_task *e)
 	t = task_get(c, &e->h, e->task_id, e->h.ts_ns, &err);
 	if (!t)
 		return err == -E2BIG ? 0 : err;
+	learn_type(c, t, e->type_idx);
 	if (task_closed(t)) {
 		c->stats.after_close++;
 		return 0;
@@ -852,22 +897,28 @@ static long type_find(const struct correlator *c, uint32_t pid, uint32_t type_id
 	return idx_map__find(&c->type_map, type_hash(pid, type_idx), type_match, c, &k);
 }
 
-int correlator__set_type_name(struct correlator *c, uint32_t pid, uint32_t type_idx,
-			      const char *name)
+int correlator__set_type(struct correlator *c, uint32_t pid, uint32_t type_idx,
+			 const char *name, uint32_t kind)
 {
-	char *dup;
+	char *dup = NULL;
 	long idx;
 	int err;
 
-	if (!name || type_idx == AS_TYPE_UNKNOWN)
+	if (type_idx == AS_TYPE_UNKNOWN)
 		return -EINVAL;
-	dup = strdup(name);
-	if (!dup)
-		return -ENOMEM;
+	if (name) {
+		dup = strdup(name);
+		if (!dup)
+			return -ENOMEM;
+	}
 	idx = type_find(c, pid, type_idx);
 	if (idx >= 0) {
-		free(c->types[idx].name);
-		c->types[idx].name = dup;
+		if (dup) {
+			free(c->types[idx].name);
+			c->types[idx].name = dup;
+		}
+		if (kind)
+			c->types[idx].kind = kind;
 		return 0;
 	}
 	err = grow_array((void **)&c->types, &c->cap_types, c->nr_types + 1, sizeof(*c->types));
@@ -878,6 +929,7 @@ int correlator__set_type_name(struct correlator *c, uint32_t pid, uint32_t type_
 		goto cleanup;
 	c->types[c->nr_types].pid = pid;
 	c->types[c->nr_types].type_idx = type_idx;
+	c->types[c->nr_types].kind = kind;
 	c->types[c->nr_types].name = dup;
 	c->nr_types++;
 	return 0;
@@ -885,6 +937,29 @@ int correlator__set_type_name(struct correlator *c, uint32_t pid, uint32_t type_
 cleanup:
 	free(dup);
 	return err;
+}
+
+int correlator__set_type_name(struct correlator *c, uint32_t pid, uint32_t type_idx,
+			      const char *name)
+{
+	if (!name)
+		return -EINVAL;
+	return correlator__set_type(c, pid, type_idx, name, 0);
+}
+
+int correlator__set_first_id(struct correlator *c, uint32_t pid, uint64_t first_id)
+{
+	struct proc_name *p = proc_find(c, pid);
+	int err;
+
+	if (!p) {
+		err = correlator__set_process(c, pid, "?");
+		if (err)
+			return err;
+		p = proc_find(c, pid);
+	}
+	p->first_id = first_id;
+	return 0;
 }
 
 const char *correlator__type_name(const struct correlator *c, uint32_t pid, uint32_t type_idx)

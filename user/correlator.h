@@ -35,6 +35,7 @@ const char *task_state_name(enum task_state st);	/* "idle", "scheduled", ... */
 #define TASK_F_CANCELLED	(1u << 3)	/* polled with CANCELLED set (abort) */
 #define TASK_F_SHUTDOWN		(1u << 4)	/* raw::shutdown seen */
 #define TASK_F_IN_POLL		(1u << 5)	/* a poll is in progress (see correlator__poll_in_progress) */
+#define TASK_F_SPAWN_INFERRED	(1u << 6)	/* spawned while traced, its spawn hooks inlined: created at its first record */
 
 struct as_task {
 	uint32_t pid;
@@ -126,6 +127,15 @@ int correlator__set_process(struct correlator *c, uint32_t pid, const char *name
 int correlator__set_type_name(struct correlator *c, uint32_t pid, uint32_t type_idx,
 			      const char *name);
 const char *correlator__process_name(const struct correlator *c, uint32_t pid);
+/* Name (may be NULL: keep) and task kind (0: keep) of a vtable index. */
+int correlator__set_type(struct correlator *c, uint32_t pid, uint32_t type_idx,
+			 const char *name, uint32_t kind);
+/*
+ * tokio's next task id, read after the probes were attached: tasks with ids
+ * from here on were spawned while traced even when no spawn record comes
+ * (spawn hooks inlined), so they are not "late".
+ */
+int correlator__set_first_id(struct correlator *c, uint32_t pid, uint64_t first_id);
 const char *correlator__type_name(const struct correlator *c, uint32_t pid, uint32_t type_idx);
 
 /*

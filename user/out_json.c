@@ -144,7 +144,8 @@ static void write_summary(struct json_writer *w, const struct correlator *c,
 		unsigned int k = kind_slot(t->kind);
 
 		by_kind.n[k]++;
-		if (t->flags & TASK_F_SPAWN_SEEN)
+		/* spawned while traced: its spawn seen, or its id says so */
+		if (t->flags & (TASK_F_SPAWN_SEEN | TASK_F_SPAWN_INFERRED))
 			spawned.n[k]++;
 		/* Finished either way: Harness::complete, or a poll that returned Ready. */
 		if (t->closed_ns)
@@ -175,6 +176,7 @@ static const struct {
 	{ TASK_F_CANCELLED,	"cancelled" },
 	{ TASK_F_SHUTDOWN,	"shutdown" },
 	{ TASK_F_IN_POLL,	"in_poll" },
+	{ TASK_F_SPAWN_INFERRED, "spawn_inferred" },
 };
 
 static void write_task(struct json_writer *w, const struct correlator *c,

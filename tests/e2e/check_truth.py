@@ -38,7 +38,8 @@ def main():
             failures.append(name)
 
     tasks = rep["tasks"]
-    seen = [t for t in tasks if "spawn_seen" in t["flags"]]
+    # spawned while traced: spawn hooked, or (spawn hooks inlined) id >= tokio's NEXT_ID at attach
+    seen = [t for t in tasks if "spawn_seen" in t["flags"] or "spawn_inferred" in t["flags"]]
     late = [t for t in tasks if "late" in t["flags"]]
     for kind in ("async", "blocking"):
         mine = [t for t in seen if t["kind"] == kind]

@@ -99,7 +99,7 @@ static int waker(struct correlator *c, uint64_t id, uint64_t cur, uint32_t op, u
 {
 	struct as_ev_waker r = {
 		.h = hdr(AS_EV_WAKER, sizeof(r), PID, ts),
-		.task_id = id, .cur_task_id = cur, .op = op,
+		.task_id = id, .cur_task_id = cur, .op = op, .type_idx = AS_TYPE_UNKNOWN,
 	};
 
 	return correlator__feed(c, &r, sizeof(r));
@@ -142,6 +142,7 @@ static int task_ev(struct correlator *c, unsigned int type, uint64_t id, uint64_
 {
 	struct as_ev_task r = {
 		.h = hdr(type, sizeof(r), PID, ts), .task_id = id, .flags = flags,
+		.type_idx = AS_TYPE_UNKNOWN,
 	};
 
 	return correlator__feed(c, &r, sizeof(r));
@@ -590,6 +591,45 @@ static void test_after_close(void **state)
  * worker B woke, polled and completed the task (130-140).  The late record
  * counts at its own time; it is neither lost nor an anomaly.
  */
+/* A task alive before tracing started learns its future type from its completion. */
+static void test_late_task_learns_type(void **state)
+{
+	struct fixture *f = *state;
+	struct as_ev_task r = {
+		.h = hdr(AS_EV_COMPLETE, sizeof(r), PID, 500), .task_id = 9, .type_idx = TYPE,
+	};
+
+	assert_int_equal(correlator__feed(f->c, &r, sizeof(r)), 0);
+	assert_int_equal(task(f, 9)->type_idx, TYPE);
+	assert_true(task(f, 9)->flags & TASK_F_LATE);
+	assert_int_equal(task(f, 9)->closed_ns, 500);
+}
+
+/*
+ * Under fat LTO no spawn hook survives: a task whose id is at or past
+ * tokio's NEXT_ID at attach was spawned while traced, one below was not.
+ */
+static void test_spawn_inferred_from_first_id(void **state)
+{
+	struct fixture *f = *state;
+	const struct correlator_stats *st = correlator__stats(f->c);
+
+	assert_int_equal(correlator__set_first_id(f->c, PID, 100), 0);
+	assert_int_equal(correlator__set_type(f->c, PID, TYPE, NULL, AS_TASK_BLOCKING), 0);
+	poll(f->c, 99, 10, 20, 0);
+	poll(f->c, 100, 30, 40, AS_POLL_READY);
+	assert_true(task(f, 99)->flags & TASK_F_LATE);
+	assert_false(task(f, 99)->flags & TASK_F_SPAWN_INFERRED);
+	assert_true(task(f, 100)->flags & TASK_F_SPAWN_INFERRED);
+	assert_false(task(f, 100)->flags & TASK_F_LATE);
+	assert_int_equal(task(f, 100)->kind, AS_TASK_BLOCKING);
+	assert_int_equal(task(f, 100)->created_ns, 30);
+	assert_int_equal(st->late_tasks, 1);
+	/* the name set earlier survives a kind-only update, and the reverse */
+	assert_int_equal(correlator__set_type_name(f->c, PID, TYPE, "Fut"), 0);
+	assert_string_equal(correlator__type_name(f->c, PID, TYPE), "Fut");
+}
+
 static void test_poll_record_overtaken(void **state)
 {
 	struct fixture *f = *state;
@@ -969,6 +1009,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cancelled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_tasks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_poll_record_overtaken, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spawn_inferred_from_first_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_task_learns_type, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spawn_after_first_poll, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_after_close, setup, teardown),

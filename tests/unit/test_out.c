@@ -41,6 +41,7 @@ static void waker(struct correlator *c, uint64_t id, uint64_t cur, uint32_t op, 
 {
 	struct as_ev_waker r = {
 		.h = hdr(AS_EV_WAKER, sizeof(r), ts), .task_id = id, .cur_task_id = cur, .op = op,
+		.type_idx = AS_TYPE_UNKNOWN,
 	};
 
 	assert_int_equal(correlator__feed(c, &r, sizeof(r)), 0);
@@ -65,7 +66,9 @@ static void spawn(struct correlator *c, uint64_t id, uint64_t parent, uint32_t k
 static void task_ev(struct correlator *c, unsigned int type, uint64_t id, uint64_t ts,
 		    uint32_t flags)
 {
-	struct as_ev_task r = { .h = hdr(type, sizeof(r), ts), .task_id = id, .flags = flags };
+	struct as_ev_task r = {
+		.h = hdr(type, sizeof(r), ts), .task_id = id, .flags = flags, .type_idx = AS_TYPE_UNKNOWN,
+	};
 
 	assert_int_equal(correlator__feed(c, &r, sizeof(r)), 0);
 }

@@ -165,6 +165,26 @@ static void on_frame(void *ctx, uint32_t pid, uint32_t tid, const struct as_poll
 	correlator__poll_in_progress(r->corr, pid, tid, f->task_id, f->type_idx, f->start_ns);
 }
 
+/*
+ * tokio's next task id, read once the probes are live: every task from this
+ * id on is spawned while traced, even where the spawn hooks are inlined.
+ */
+static void mark_first_id(struct record *r)
+{
+	uint64_t next_id;
+	int err;
+
+	if (!r->tgt->bin->next_id_vaddr)
+		return;
+	err = target__read_u64(r->tgt, r->tgt->bin->next_id_vaddr, &next_id);
+	if (err) {
+		pr_info("cannot read tokio's NEXT_ID: %s\n", strerror(-err));
+		return;
+	}
+	pr_debug("tokio's next task id at attach: %llu\n", (unsigned long long)next_id);
+	correlator__set_first_id(r->corr, r->o.pid, next_id);
+}
+
 static int setup(struct record *r)
 {
 	struct tracer_opts topts = { .sz = sizeof(topts), .ringbuf_bytes = r->o.ringbuf_bytes };
@@ -187,9 +207,13 @@ static int setup(struct record *r)
 	if (!r->corr)
 		return EXIT_FAILURE_;
 	correlator__set_process(r->corr, r->o.pid, r->tgt->comm);
-	for (size_t i = 0; i < tb->nr_vtables; i++)
-		if (tb->vtables[i].future_type)
-			correlator__set_type_name(r->corr, r->o.pid, i, tb->vtables[i].future_type);
+	for (size_t i = 0; i < tb->nr_vtables; i++) {
+		const struct task_vtable *vt = &tb->vtables[i];
+		bool blocking = vt->scheduler && !strcmp(vt->scheduler, "blocking");
+
+		correlator__set_type(r->corr, r->o.pid, i, vt->future_type,
+				     blocking ? AS_TASK_BLOCKING : AS_TASK_ASYNC);
+	}
 
 	r->tracer = tracer__new(&topts, on_record, r);
 	if (!r->tracer)
@@ -210,6 +234,7 @@ static int setup(struct record *r)
 		return rc == -EPERM ? EXIT_PRIVILEGE : EXIT_TARGET;
 	}
 	r->start_ns = now_ns();
+	mark_first_id(r);
 	return EXIT_OK;
 }
 

@@ -314,18 +314,25 @@ static int on_poll(struct correlator *c, const struct as_ev_poll *e)
 	if (!t)
 		return err == -E2BIG ? 0 : err;
 	/*
-	 * A poll that ended before one already accounted for: its thread lost
-	 * the race to the ring buffer (the task goes idle inside raw::poll,
-	 * before the return probe reserves its record, so another worker can
-	 * wake, poll and even complete it first).  Count it at its own time;
-	 * the lifecycle has moved on.
+	 * A poll that started before one already accounted for: its thread
+	 * lost the race to the ring buffer.  The task goes idle inside
+	 * raw::poll, before the return probe stamps and reserves the record,
+	 * so another worker can wake, poll and even complete it first (and
+	 * this record's end may even pass that later poll's start).  Polls of
+	 * one task never overlap: count it at its own time, up to the next
+	 * poll or the close; the lifecycle has moved on.
 	 */
-	if (end >= s && t->polls &&
-	    (end <= t->last_poll_start_ns || (task_closed(t) && end <= t->closed_ns))) {
+	if (end >= s && ((t->polls && s < t->last_poll_start_ns) ||
+			 (task_closed(t) && s < t->closed_ns))) {
+		uint64_t cap = t->polls && s < t->last_poll_start_ns ? t->last_poll_start_ns
+								      : t->closed_ns;
+
 		c->stats.reordered++;
+		if (end > cap)
+			end = cap;
 		t->polls++;
 		t->busy_ns += end - s;
-		if (s < t->first_poll_ns)
+		if (!t->first_poll_ns || s < t->first_poll_ns)
 			t->first_poll_ns = s;
 		emit(c, t, SPAN_ENTERED, s, e->h.tid);
 		emit(c, t, SPAN_EXITED, end, e->h.tid);

@@ -294,7 +294,8 @@ static int index_tables(struct elf_file *ef)
 {
 	size_t i, j;
 
-	qsort(ef->syms, ef->nr_syms, sizeof(*ef->syms), sym_cmp);
+	if (ef->nr_syms)
+		qsort(ef->syms, ef->nr_syms, sizeof(*ef->syms), sym_cmp);
 	for (i = 0, j = 0; i < ef->nr_syms; i++) {
 		if (j && ef->syms[j - 1].value == ef->syms[i].value &&
 		    !strcmp(ef->syms[j - 1].name, ef->syms[i].name)) {
@@ -305,8 +306,10 @@ static int index_tables(struct elf_file *ef)
 	}
 	ef->nr_syms = j;
 
+	if (!ef->nr_rels)
+		return 0;
 	qsort(ef->rels, ef->nr_rels, sizeof(*ef->rels), rel_cmp_offset);
-	ef->rels_by_addend = malloc((ef->nr_rels ? ef->nr_rels : 1) * sizeof(*ef->rels));
+	ef->rels_by_addend = malloc(ef->nr_rels * sizeof(*ef->rels));
 	if (!ef->rels_by_addend)
 		return -ENOMEM;
 	memcpy(ef->rels_by_addend, ef->rels, ef->nr_rels * sizeof(*ef->rels));
@@ -534,6 +537,8 @@ const struct elf_rel *elf_file__relative_at(const struct elf_file *ef, uint64_t 
 {
 	struct elf_rel key = { .offset = offset };
 
+	if (!ef->nr_rels)
+		return NULL;
 	return bsearch(&key, ef->rels, ef->nr_rels, sizeof(key), rel_cmp_offset);
 }
 
@@ -583,6 +588,42 @@ int elf_file__for_each_data(const struct elf_file *ef,
 		ret = fn(name ? name : "", sh.sh_addr, ef->raw + sh.sh_offset, sh.sh_size, ctx);
 		if (ret)
 			return ret;
+	}
+	return 0;
+}
+
+int elf_file__for_each_object(const struct elf_file *ef,
+			      int (*fn)(const char *name, uint64_t vaddr, uint64_t size, void *ctx),
+			      void *ctx)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+
+	while ((scn = elf_nextscn(ef->elf, scn))) {
+		Elf_Data *data;
+		size_t i, n;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || !sh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data)
+			continue;
+		n = sh.sh_size / sh.sh_entsize;
+		for (i = 1; i < n; i++) {
+			const char *name;
+			GElf_Sym sym;
+			int err;
+
+			if (!gelf_getsym(data, i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_OBJECT ||
+			    sym.st_shndx == SHN_UNDEF || !sym.st_value)
+				continue;
+			name = elf_strptr(ef->elf, sh.sh_link, sym.st_name);
+			if (!name || !*name)
+				continue;
+			err = fn(name, sym.st_value, sym.st_size, ctx);
+			if (err)
+				return err > 0 ? 0 : err;
+		}
 	}
 	return 0;
 }

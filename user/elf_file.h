@@ -64,6 +64,13 @@ const struct elf_sym *elf_file__syms_at(const struct elf_file *ef, uint64_t addr
 /* The function whose [value, value + size) contains addr, else NULL. */
 const struct elf_sym *elf_file__sym_by_addr(const struct elf_file *ef, uint64_t addr);
 
+/*
+ * Data objects (STT_OBJECT) of .symtab.  fn returns 0 to go on, > 0 to stop
+ * (the call returns 0), < 0 to stop with that error.
+ */
+int elf_file__for_each_object(const struct elf_file *ef,
+			      int (*fn)(const char *name, uint64_t vaddr, uint64_t size, void *ctx),
+			      void *ctx);
 const struct elf_seg *elf_file__segs(const struct elf_file *ef, size_t *cnt);	/* PT_LOAD */
 /* File offset of vaddr through the PT_LOAD holding it: 0 or -ENOENT. */
 int elf_file__vaddr_to_off(const struct elf_file *ef, uint64_t vaddr, uint64_t *off);

@@ -18,11 +18,22 @@ static bool any_single_step(const struct tokio_bin *tb, enum hook_kind k)
 	return false;
 }
 
+static size_t nr_refused(const struct tokio_bin *tb, enum hook_kind k)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < tb->nr_sites; i++)
+		n += tb->sites[i].kind == k && tb->sites[i].cls == SITE_REFUSED;
+	return n;
+}
+
 const char *hooks__default_reason(const struct tokio_bin *tb, enum hook_kind k, bool *on)
 {
 	*on = false;
 	if (!tokio_bin__count(tb, k))
 		return "absent (inlined or not linked in)";
+	if (nr_refused(tb, k) == tokio_bin__count(tb, k))
+		return "off: the kernel refuses to probe its sites (lock/segment prefix)";
 	if (k == HOOK_SCHEDULE) {
 		/* scheduled time comes from wakes; raw::schedule only adds an enqueue count */
 		if (any_single_step(tb, k))

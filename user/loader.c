@@ -239,6 +239,12 @@ int tracer__add_process(struct tracer *t, uint32_t pid, const char *bin_path,
 
 		if (!enabled[s->kind])
 			continue;
+		if (s->cls == SITE_REFUSED) {
+			/* the kernel would fail the whole attach with ENOTSUPP */
+			pr_warn("skipping %s at 0x%llx: the kernel cannot probe '%s' there\n",
+				hook_kind_name(s->kind), (unsigned long long)s->vaddr, s->name);
+			continue;
+		}
 		err = attach_site(t, p, bin_path, s, spawn_inner_ret);
 		if (err)
 			goto fail;

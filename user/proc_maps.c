@@ -86,22 +86,26 @@ void proc_maps__free(struct proc_map *maps, size_t cnt)
 }
 
 /*
- * How well segment s explains mapping m; 0 when it cannot.  Two segments
- * can share a file page (rust-lld packs them), so prefer the one whose own
- * first page is where the mapping starts, then the one whose exec bit
- * agrees with the mapping's.
+ * How well segment s explains mapping m; 0 when it cannot.  The text
+ * mapping (executable, of the PF_X segment) decides: a process may also
+ * have its own file mapped as plain data (Rust's backtrace code mmaps
+ * /proc/self/exe), at another address.  Then prefer the segment whose own
+ * first page is where the mapping starts, since rust-lld packs segments so
+ * that two share a file page; then the one whose exec bit agrees.
  */
 static int seg_score(const struct elf_seg *s, const struct proc_map *m, uint64_t page)
 {
 	uint64_t first = s->off & ~(page - 1);
-	int score;
+	int exec = m->perms[2] == 'x', score;
 
 	if (m->offset < first || m->offset >= s->off + (s->filesz ? s->filesz : 1))
 		return 0;
 	score = 1;
+	if ((s->flags & PF_X) && exec)
+		score += 4;
 	if (first == m->offset)
 		score += 2;
-	if (!!(s->flags & PF_X) == (m->perms[2] == 'x'))
+	if (!!(s->flags & PF_X) == exec)
 		score += 1;
 	return score;
 }

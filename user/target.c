@@ -112,3 +112,20 @@ void target__free(struct target *t)
 	free(t->exe_path_resolved);
 	free(t);
 }
+
+int target__read_u64(const struct target *t, uint64_t vaddr, uint64_t *out)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%u/mem", t->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, out, sizeof(*out), (off_t)(vaddr + t->bias));
+	close(fd);
+	if (n != sizeof(*out))
+		return n < 0 ? -errno : -EIO;
+	return 0;
+}

@@ -27,4 +27,7 @@ struct target {
 int target__open_pid(uint32_t pid, struct target **out);
 void target__free(struct target *t);
 
+/* Read a u64 of the live process at an ELF vaddr of its binary; 0 or -errno. */
+int target__read_u64(const struct target *t, uint64_t vaddr, uint64_t *out);
+
 #endif

@@ -242,10 +242,15 @@ static int resolve_site(struct builder *b, struct probe_site *s)
 	if (err)
 		goto fail;
 	s->entry_cls = s->cls;
-	if (s->cls != SITE_SINGLE_STEP)
+	if (s->cls != SITE_SINGLE_STEP && s->cls != SITE_REFUSED)
 		return 0;
 	if (h->retprobe) {
 		s->stay_why = "a uretprobe must sit at the entry";
+		return 0;
+	}
+	/* without the whole body, loop heads and jump tables would go unseen */
+	if (!s->sym_size) {
+		s->stay_why = "the function's size is unknown";
 		return 0;
 	}
 	code = func_code(b->ef, s->sym_vaddr, s->sym_size, &len);
@@ -298,6 +303,21 @@ static int add_site(struct builder *b, int kind, const struct elf_sym *sym, char
 	return resolve_site(b, s);
 }
 
+/*
+ * tokio's static task id counter: read after attaching, it tells tasks
+ * spawned while traced from older ones even when no spawn hook survived.
+ */
+static int match_next_id(const char *name, uint64_t vaddr, uint64_t size, void *ctx)
+{
+	uint64_t *out = ctx;
+
+	if (size == 8 && strstr(name, "5tokio7runtime4task2id") && strstr(name, "4next7NEXT_ID")) {
+		*out = vaddr;
+		return 1;
+	}
+	return 0;
+}
+
 static int find_hooks(struct builder *b)
 {
 	const struct elf_sym *syms;
@@ -306,6 +326,7 @@ static int find_hooks(struct builder *b)
 
 	syms = elf_file__syms(b->ef, &n);
 	b->tb->nr_symbols = n;
+	err = elf_file__for_each_object(b->ef, match_next_id, &b->tb->next_id_vaddr);
 	for (i = 0; i < n && !err; i++) {
 		const char *name = syms[i].name;
 		char *dm = NULL, *path = NULL;
@@ -954,7 +975,7 @@ void tokio_bin__print(const struct tokio_bin *tb, FILE *out)
 		if (s->moved)
 			fprintf(out, " (moved +0x%" PRIx64 " from a %s entry)",
 				s->vaddr - s->sym_vaddr, site_class_name(s->entry_cls));
-		else if (s->cls == SITE_SINGLE_STEP && s->stay_why)
+		else if ((s->cls == SITE_SINGLE_STEP || s->cls == SITE_REFUSED) && s->stay_why)
 			fprintf(out, " (not moved: %s)", s->stay_why);
 		if (s->vtable_idx >= 0)
 			fprintf(out, " [vtable %d]", s->vtable_idx);
@@ -1044,7 +1065,7 @@ void tokio_bin__print_json(const struct tokio_bin *tb, FILE *out)
 		json_writer__key(w, "entry_cost");
 		json_writer__string(w, site_class_name(s->entry_cls));
 		json_writer__key(w, "not_moved_why");
-		json_writer__string(w, !s->moved && s->cls == SITE_SINGLE_STEP ? s->stay_why : NULL);
+		json_writer__string(w, !s->moved && (s->cls == SITE_SINGLE_STEP || s->cls == SITE_REFUSED) ? s->stay_why : NULL);
 		json_writer__key(w, "vtable");
 		if (s->vtable_idx >= 0)
 			json_writer__i64(w, s->vtable_idx);

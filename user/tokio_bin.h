@@ -40,6 +40,7 @@ enum site_class {
 	SITE_OPTIMIZED = 0,	/* nop5: call into a trampoline, ~0.4 us */
 	SITE_EMULATED,		/* push/jmp/jcc/call/nop: emulated, ~0.6 us */
 	SITE_SINGLE_STEP,	/* anything else: out-of-line single-step, ~12 us */
+	SITE_REFUSED,		/* LOCK or ES/CS/SS/DS prefix: the kernel will not probe it */
 };
 
 const char *site_class_name(enum site_class cls);	/* "optimized", ... */
@@ -87,6 +88,7 @@ struct tokio_bin {
 	struct task_vtable *vtables;
 	size_t nr_vtables;
 	size_t nr_types_named;	/* vtables whose future_type is known */
+	uint64_t next_id_vaddr;	/* tokio's task id counter (task::id::Id::next::NEXT_ID), 0 if absent */
 	char *types_why;	/* why names are missing, NULL if all named */
 };
 

@@ -17,11 +17,10 @@
  * Linux 6.18 emulates an instruction equal to the kernel's x86_nops[len]
  * (memcmp) and "prefixes + 0x90"; it optimises a 5-byte NOPL (0f 1f /0,
  * any displacement: 0f 1f 44 00 08 was measured optimised too) that does
- * not cross a page, see nopl5_optimizable().  The kernel emulates the
- * entries with a 0x66 or 0x2e prefix as well, but nobody has measured one
- * on our machines yet, so they count as single-step until someone does.
- * A nop that is not listed is single-stepped (e.g. the 11..15-byte
- * "data16 ... cs nopw" loop padding, which the kernel does not recognise).
+ * not cross a page, see nopl5_optimizable().  Measured by bench/probe_cost
+ * on Linux 6.18: these exact encodings are emulated (the 0x66 forms too);
+ * any other nop is single-stepped (e.g. 0f 1f 40 08, or the 9-byte
+ * 66 0f 1f 84 ...), and LLVM's "cs nopw" padding is refused outright.
  */
 static const struct nop_rule {
 	uint8_t len;
@@ -29,15 +28,14 @@ static const struct nop_rule {
 	enum site_class cls;
 } nop_rules[] = {
 	{ 1, { 0x90 }, SITE_EMULATED },
-	{ 2, { 0x66, 0x90 }, SITE_SINGLE_STEP },
+	{ 2, { 0x66, 0x90 }, SITE_EMULATED },
 	{ 3, { 0x0f, 0x1f, 0x00 }, SITE_EMULATED },
 	{ 4, { 0x0f, 0x1f, 0x40, 0x00 }, SITE_EMULATED },
 	/* reached only when the nop5 crosses a page and cannot be optimised */
 	{ 5, { 0x0f, 0x1f, 0x44, 0x00, 0x00 }, SITE_EMULATED },
-	{ 6, { 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00 }, SITE_SINGLE_STEP },
+	{ 6, { 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00 }, SITE_EMULATED },
 	{ 7, { 0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00 }, SITE_EMULATED },
 	{ 8, { 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00 }, SITE_EMULATED },
-	{ 10, { 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00 }, SITE_SINGLE_STEP },
 };
 
 const char *site_class_name(enum site_class cls)
@@ -49,6 +47,8 @@ const char *site_class_name(enum site_class cls)
 		return "emulated";
 	case SITE_SINGLE_STEP:
 		return "single-step";
+	case SITE_REFUSED:
+		return "refused";
 	}
 	return "unknown";
 }
@@ -104,6 +104,15 @@ static enum site_class classify_bytes(const uint8_t *b, size_t len, uint64_t vad
 	size_t i;
 	uint8_t op;
 
+	/*
+	 * The kernel will not probe an instruction with a LOCK or an ES/CS/SS/DS
+	 * segment prefix at all (ENOTSUPP): measured by bench/probe_cost, which
+	 * includes LLVM's "cs nopw" loop padding.
+	 */
+	for (i = 0; i < len && is_legacy_prefix(b[i]); i++) {
+		if (b[i] == 0xf0 || b[i] == 0x26 || b[i] == 0x2e || b[i] == 0x36 || b[i] == 0x3e)
+			return SITE_REFUSED;
+	}
 	if (nopl5_optimizable(b, len, vaddr))
 		return SITE_OPTIMIZED;
 	for (i = 0; i < sizeof(nop_rules) / sizeof(nop_rules[0]); i++) {
@@ -292,7 +301,7 @@ int x86_site__find(const uint8_t *code, size_t size, uint64_t func_vaddr,
 		return len;
 	site->cls = cls;
 	site->len = len;
-	if (cls != SITE_SINGLE_STEP)
+	if (cls != SITE_SINGLE_STEP && cls != SITE_REFUSED)
 		return 0;
 
 	err = dis_open(&h, 1);
@@ -320,7 +329,7 @@ int x86_site__find(const uint8_t *code, size_t size, uint64_t func_vaddr,
 			}
 			cls = classify_bytes(code + (insn->address - func_vaddr), insn->size,
 					     insn->address);
-			if (cls != SITE_SINGLE_STEP) {
+			if (cls == SITE_OPTIMIZED || cls == SITE_EMULATED) {
 				site->off = insn->address - func_vaddr;
 				site->cls = cls;
 				site->len = insn->size;

@@ -31,9 +31,13 @@ def main():
 
     failures = []
 
+    def short(v):
+        text = str(v)
+        return text if len(text) <= 400 else text[:400] + f"... ({len(v)} items)"
+
     def check(name, got, want):
         ok = got == want
-        print(f"  {'ok  ' if ok else 'FAIL'} {name}: traced {got}, target {want}")
+        print(f"  {'ok  ' if ok else 'FAIL'} {name}: traced {short(got)}, target {short(want)}")
         if not ok:
             failures.append(name)
 

@@ -44,7 +44,9 @@ static void test_emulated(void **state)
 	expect_class(BYTES(0x74, 0x10), 0, SITE_EMULATED, 2);			/* je rel8 */
 	expect_class(BYTES(0x7f, 0x10), 0, SITE_EMULATED, 2);			/* jg rel8 */
 	expect_class(BYTES(0x0f, 0x85, 0, 0, 0, 0), 0, SITE_EMULATED, 6);	/* jne rel32 */
-	expect_class(BYTES(0x2e, 0x74, 0x10), 0, SITE_EMULATED, 3);		/* hinted je */
+	/* exact nops with a 0x66 prefix: emulated (bench/probe_cost) */
+	expect_class(BYTES(0x66, 0x90), 0, SITE_EMULATED, 2);
+	expect_class(BYTES(0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00), 0, SITE_EMULATED, 6);
 	expect_class(BYTES(0x90), 0, SITE_EMULATED, 1);
 	expect_class(BYTES(0x0f, 0x1f, 0x00), 0, SITE_EMULATED, 3);
 	expect_class(BYTES(0x0f, 0x1f, 0x40, 0x00), 0, SITE_EMULATED, 4);
@@ -60,7 +62,6 @@ static void test_single_step(void **state)
 	expect_class(BYTES(0x48, 0x83, 0xec, 0x08), 0, SITE_SINGLE_STEP, 4);	/* sub */
 	expect_class(BYTES(0x48, 0x8d, 0x05, 0, 0, 0, 0), 0, SITE_SINGLE_STEP, 7); /* lea */
 	expect_class(BYTES(0xf3, 0x0f, 0x1e, 0xfa), 0, SITE_SINGLE_STEP, 4);	/* endbr64 */
-	expect_class(BYTES(0xf0, 0x48, 0x0f, 0xc1, 0x07), 0, SITE_SINGLE_STEP, 5); /* lock xadd */
 	expect_class(BYTES(0x48, 0x85, 0xff), 0, SITE_SINGLE_STEP, 3);		/* test */
 	expect_class(BYTES(0xff, 0xe0), 0, SITE_SINGLE_STEP, 2);			/* jmp *%rax */
 	expect_class(BYTES(0xff, 0x15, 0, 0, 0, 0), 0, SITE_SINGLE_STEP, 6);	/* call *mem */
@@ -70,13 +71,21 @@ static void test_single_step(void **state)
 	expect_class(BYTES(0x66, 0x0f, 0x85, 0, 0), 0, SITE_SINGLE_STEP, 5);	/* jne rel16 */
 	expect_class(BYTES(0xf3, 0x90), 0, SITE_SINGLE_STEP, 2);			/* pause */
 	expect_class(BYTES(0x41, 0x90), 0, SITE_SINGLE_STEP, 2);			/* xchg %eax,%r8d */
-	/* 0x66/0x2e nops: the kernel emulates some, but unmeasured: conservative */
-	expect_class(BYTES(0x66, 0x90), 0, SITE_SINGLE_STEP, 2);
-	expect_class(BYTES(0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00), 0, SITE_SINGLE_STEP, 6);
-	expect_class(BYTES(0x66, 0x2e, 0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0), 0, SITE_SINGLE_STEP, 10);
-	/* LLVM's 15-byte loop padding */
+	/* nops the kernel does not recognise exactly (measured) */
+	expect_class(BYTES(0x0f, 0x1f, 0x40, 0x08), 0, SITE_SINGLE_STEP, 4);
+	expect_class(BYTES(0x66, 0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0), 0, SITE_SINGLE_STEP, 9);
+}
+
+/* bench/probe_cost: attaching fails with ENOTSUPP on these */
+static void test_refused(void **state)
+{
+	(void)state;
+	expect_class(BYTES(0xf0, 0x48, 0x0f, 0xc1, 0x07), 0, SITE_REFUSED, 5);	/* lock xadd */
+	expect_class(BYTES(0x66, 0x2e, 0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0), 0, SITE_REFUSED, 10);
+	/* LLVM's loop padding */
 	expect_class(BYTES(0x66, 0x66, 0x66, 0x66, 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0),
-		     0, SITE_SINGLE_STEP, 14);
+		     0, SITE_REFUSED, 14);
+	expect_class(BYTES(0x2e, 0x74, 0x10), 0, SITE_REFUSED, 3);		/* hinted je */
 }
 
 static void test_bad_input(void **state)
@@ -207,6 +216,7 @@ int main(void)
 		cmocka_unit_test(test_optimized),
 		cmocka_unit_test(test_emulated),
 		cmocka_unit_test(test_single_step),
+		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_find_keeps_cheap_entry),
 		cmocka_unit_test(test_find_moves),

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds the Rust test targets (mt, ct, hyperserver, loadgen) in three
+# variants, offline, from the crates Debian ships in /usr/share/cargo/registry
+# (see .cargo/config.toml):
+#   target/      default release profile (+ target/release/mt.stripped)
+#   target-lto/  fat LTO, 1 codegen unit
+#   target-v0/   v0 symbol mangling
+# Quiet when up to date (only cargo's "Finished" lines); fails on any error.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$here"
+
+command -v cargo >/dev/null || { echo "build.sh: cargo not found" >&2; exit 1; }
+[ -d /usr/share/cargo/registry/tokio-1.24.2 ] || {
+	echo "build.sh: /usr/share/cargo/registry/tokio-1.24.2 missing (apt-get install librust-tokio-dev librust-hyper-dev)" >&2
+	exit 1
+}
+
+# Variables from the caller's environment that would change what a variant
+# means; every variant sets exactly what it needs.
+clean_env=(
+	-u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_BUILD_RUSTFLAGS
+	-u CARGO_BUILD_TARGET -u CARGO_BUILD_TARGET_DIR
+	-u CARGO_PROFILE_RELEASE_LTO -u CARGO_PROFILE_RELEASE_CODEGEN_UNITS
+	-u CARGO_PROFILE_RELEASE_DEBUG -u CARGO_PROFILE_RELEASE_STRIP
+	-u CARGO_PROFILE_RELEASE_OPT_LEVEL -u CARGO_PROFILE_RELEASE_PANIC
+	-u CARGO_PROFILE_RELEASE_INCREMENTAL
+)
+
+build() { # build DIR [VAR=VALUE...]
+	local dir=$1
+	shift
+	env "${clean_env[@]}" CARGO_TARGET_DIR="$here/$dir" "$@" \
+		cargo build --release --offline --bins
+}
+
+build target
+build target-lto CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
+build target-v0 RUSTFLAGS="-C symbol-mangling-version=v0"
+
+bin=target/release/mt
+if [ ! -e "$bin.stripped" ] || [ "$bin" -nt "$bin.stripped" ]; then
+	objcopy --strip-all "$bin" "$bin.stripped.tmp"
+	mv -f "$bin.stripped.tmp" "$bin.stripped"
+fi

@@ -148,7 +148,7 @@ FIXTURE_DIR	:= $(OUTPUT)/fixtures
 FIXTURE_LD	:= $(if $(shell command -v ld.lld 2>/dev/null),-fuse-ld=lld)
 FIXTURE_CFLAGS	:= -O1 -Wall -Werror $(FIXTURE_LD) -Wl,--build-id=sha1
 FIXTURES	:= $(addprefix $(FIXTURE_DIR)/,tokio_legacy tokio_legacy.stripped \
-		   tokio_nopie tokio_v0 bad_layout notokio)
+		   tokio_nopie tokio_v0 bad_layout notokio notokio.stripped)
 
 $(FIXTURE_DIR):
 	$(Q)mkdir -p $@

@@ -111,9 +111,17 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		case 'f':
 			o->force = 1;
 			break;
-		case 'H':
+		case 'H': {
+			bool check[HOOK__MAX];
+			char err[256];
+
+			if (hooks__parse(optarg, NULL, check, err, sizeof(err))) {
+				pr_warn("%s\n", err);
+				return -EINVAL;
+			}
 			o->hooks = optarg;
 			break;
+		}
 		case 'R':
 			if (parse_size(optarg, &v) || v < 4096 || v > (1ull << 32) || (v & (v - 1))) {
 				pr_warn("invalid --ringbuf-size '%s': expected a power of two from 4K to 4G\n",

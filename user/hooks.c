@@ -71,7 +71,11 @@ int hooks__parse(const char *spec, const struct tokio_bin *tb, bool enabled[HOOK
 {
 	const char *p = spec;
 
-	hooks__defaults(tb, enabled);
+	/* without a binary, only the spelling is checked (before attaching anything) */
+	if (tb)
+		hooks__defaults(tb, enabled);
+	else
+		memset(enabled, 0, HOOK__MAX * sizeof(enabled[0]));
 	while (*p) {
 		size_t len = strcspn(p, ",");
 		char op = 0;
@@ -82,7 +86,8 @@ int hooks__parse(const char *spec, const struct tokio_bin *tb, bool enabled[HOOK
 			len--;
 		}
 		if (len == 7 && !strncmp(p, "default", 7)) {
-			hooks__defaults(tb, enabled);
+			if (tb)
+				hooks__defaults(tb, enabled);
 		} else if (len == 3 && !strncmp(p, "all", 3)) {
 			for (k = 0; k < HOOK__MAX; k++)
 				enabled[k] = true;
@@ -103,7 +108,7 @@ int hooks__parse(const char *spec, const struct tokio_bin *tb, bool enabled[HOOK
 			p++;
 	}
 	/* without polls there is nothing to correlate */
-	if (!enabled[HOOK_POLL]) {
+	if (tb && !enabled[HOOK_POLL]) {
 		snprintf(err, errlen, "--hooks must keep 'poll': every other hook hangs off it");
 		return -EINVAL;
 	}

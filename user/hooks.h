@@ -21,7 +21,7 @@ void hooks__defaults(const struct tokio_bin *tb, bool enabled[HOOK__MAX]);
 /*
  * Apply a --hooks spec: a comma list of "default", "all", "none", NAME,
  * +NAME, -NAME (names as hook_kind_name gives them).  0 or -EINVAL with a
- * message in err.
+ * message in err.  With tb NULL only the names are checked.
  */
 int hooks__parse(const char *spec, const struct tokio_bin *tb, bool enabled[HOOK__MAX],
 		 char *err, size_t errlen);

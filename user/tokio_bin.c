@@ -822,9 +822,23 @@ struct tokio_bin *tokio_bin__open(const char *path, char *err, size_t errlen)
 	}
 	b.ef = ef;
 	if (!elf_file__has_symtab(ef)) {
-		set_err(&b, "stripped binary: no symbol table; stripped binaries are not "
-			    "supported yet, rebuild without strip");
-		ret = -ENODATA;
+		struct version_scan vs;
+
+		/*
+		 * Stripping keeps .rodata, where tokio leaves its source paths:
+		 * tell a stripped tokio program from a program without tokio.
+		 */
+		memset(&vs, 0, sizeof(vs));
+		elf_file__for_each_data(ef, scan_version, &vs);
+		if (!vs.n) {
+			set_err(&b, "no tokio runtime: stripped, and no tokio source path in its data; "
+				    "is this a tokio program?");
+			ret = -ESRCH;
+		} else {
+			set_err(&b, "stripped binary (tokio %s): no symbol table; stripped binaries "
+				    "are not supported yet, rebuild without strip", vs.ver[0]);
+			ret = -ENODATA;
+		}
 		goto cleanup;
 	}
 	b.tb = calloc(1, sizeof(*b.tb));

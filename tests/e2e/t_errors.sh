@@ -25,7 +25,7 @@ expect_error "bad pid" 2 "invalid PID 'abc'" "$ASYNCSCOPE" record -p abc
 expect_error "bad duration" 2 "invalid duration 'soon'" "$ASYNCSCOPE" record -p 1 -d soon
 expect_error "unknown command" 2 "unknown command 'frobnicate'" "$ASYNCSCOPE" frobnicate
 expect_error "unknown hook" 2 "unknown hook 'nosuch'" \
-	"$ASYNCSCOPE" record -p $$ --hooks +nosuch
+	"$ASYNCSCOPE" record -p 999999 --hooks +nosuch
 
 sleep 30 &
 E2E_PIDS+=($!)

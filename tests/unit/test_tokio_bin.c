@@ -343,8 +343,11 @@ static void test_errors(void **state)
 	expect_open_error("/nonexistent/asyncscope", ENOENT, "no such file");
 	expect_open_error("tests/fixtures/fixture.h", ENOEXEC, "not an x86-64 ELF file");
 	expect_open_error(FIX_STRIPPED, ENODATA,
-			  "stripped binary: no symbol table; stripped binaries are not supported "
-			  "yet, rebuild without strip");
+			  "stripped binary (tokio 1.24.2): no symbol table; stripped binaries are "
+			  "not supported yet, rebuild without strip");
+	/* stripped and no tokio at all: say "not tokio", not "rebuild without strip" */
+	expect_open_error(".output/fixtures/notokio.stripped", ESRCH,
+			  "no tokio runtime: stripped, and no tokio source path in its data");
 	expect_open_error(FIX_NOTOKIO, ESRCH, "no tokio runtime");
 	expect_open_error(FIX_BAD, EPROTO,
 			  "unknown tokio layout: task vtable at 0x");

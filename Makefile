@@ -125,7 +125,7 @@ BENCH_BINS	:= $(OUTPUT)/bench/probe_cost
 $(OUTPUT)/bench/probe_cost: bench/probe_cost.c bench/probe_cost_fns.S $(OUTPUT)/probe_cost.skel.h
 	$(call msg,BENCH-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -o $@ bench/probe_cost.c bench/probe_cost_fns.S -lbpf -lelf -lz -lpthread
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -o $@ bench/probe_cost.c bench/probe_cost_fns.S -lbpf -lelf -lz
 
 bench: $(BENCH_BINS)
 	@bash bench/run.sh

@@ -54,6 +54,25 @@ struct {
 	__type(value, struct as_thread_state);
 } threads SEC(".maps");
 
+/*
+ * Processes being traced.  Removing a uprobe takes the kernel ~0.1 s, one
+ * at a time, so a stop first drops the pid here: from that instant no
+ * program records anything for it, however long the probes take to go.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);			/* tgid */
+	__type(value, __u32);
+} procs SEC(".maps");
+
+static __always_inline int traced(__u64 pid_tgid)
+{
+	__u32 pid = pid_tgid >> 32;
+
+	return bpf_map_lookup_elem(&procs, &pid) != NULL;
+}
+
 static __always_inline void count(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
@@ -167,7 +186,7 @@ int BPF_KPROBE(poll_enter, __u64 hdr)
 	struct as_poll_frame *f;
 	__u32 type_idx, d;
 
-	if (task_of(pid, hdr, &id, &type_idx))
+	if (!traced(pid_tgid) || task_of(pid, hdr, &id, &type_idx))
 		return 0;
 	ts = thread_state(tid, pid, 1);
 	if (!ts)
@@ -222,6 +241,8 @@ int BPF_KRETPROBE(poll_exit)
 	struct as_ev_poll *e;
 	__u32 d, match = AS_POLL_DEPTH;
 
+	if (!traced(pid_tgid))
+		return 0;
 	ts = thread_state(tid, 0, 0);
 	if (!ts) {
 		count(AS_CNT_POLL_ORPHAN_RET);
@@ -274,7 +295,7 @@ int BPF_KPROBE(waker_op, __u64 hdr)
 	struct as_ev_waker *e;
 	__u64 id;
 
-	if (task_of(pid, hdr, &id, &type_idx))
+	if (!traced(pid_tgid) || task_of(pid, hdr, &id, &type_idx))
 		return 0;
 	switch (op) {
 	case AS_WAKE_BY_VAL:	count(AS_CNT_WAKE_BY_VAL); break;
@@ -306,7 +327,7 @@ int BPF_KPROBE(task_op, __u64 hdr)
 	struct as_ev_task *e;
 	__u64 id;
 
-	if (task_of(pid, hdr, &id, &type_idx))
+	if (!traced(pid_tgid) || task_of(pid, hdr, &id, &type_idx))
 		return 0;
 	switch (type) {
 	case AS_EV_COMPLETE:	count(AS_CNT_COMPLETE); break;
@@ -362,6 +383,8 @@ int BPF_KPROBE(spawn_loc)
 	struct rust_location loc;
 	__u64 found = 0;
 
+	if (!traced(pid_tgid))
+		return 0;
 	for (int i = 0; i < 3; i++) {
 		if (loc_valid(cand[i], &loc)) {
 			found = cand[i];
@@ -387,7 +410,7 @@ static __always_inline void emit_spawn(void *ctx, __u64 hdr, __u32 kind, int wit
 	__u64 n;
 	__u32 type_idx;
 
-	if (task_of(pid, hdr, &id, &type_idx))
+	if (!traced(pid_tgid) || task_of(pid, hdr, &id, &type_idx))
 		return;
 	count(kind == AS_TASK_BLOCKING ? AS_CNT_SPAWN_BLOCKING : AS_CNT_SPAWN);
 	ts = thread_state(tid, pid, 0);

@@ -275,13 +275,25 @@ static void run(struct record *r)
 static void stop(struct record *r)
 {
 	r->end_ns = now_ns();
-	tracer__remove_process(r->tracer, r->o.pid);
-	/* what was submitted before detaching is still in the ring buffer */
+	tracer__stop_process(r->tracer, r->o.pid);
+	/* what was submitted before the stop is still in the ring buffer */
 	tracer__drain(r->tracer);
 	if (!r->exited)
 		tracer__in_progress(r->tracer, r->o.pid, on_frame, r);
-	tracer__forget_threads(r->tracer, r->o.pid);
 	correlator__finish(r->corr, r->end_ns);
+}
+
+/* The probes go after the report: the kernel removes them ~0.1 s apiece. */
+static void detach(struct record *r)
+{
+	size_t n = tracer__nr_links(r->tracer, r->o.pid);
+
+	if (n > 20)
+		fprintf(stderr, "asyncscope: removing %zu probes from pid %u (the kernel takes ~0.1 s each)\n",
+			n, r->o.pid);
+	tracer__remove_process(r->tracer, r->o.pid);
+	tracer__forget_threads(r->tracer, r->o.pid);
+	fprintf(stderr, "asyncscope: detached from pid %u\n", r->o.pid);
 }
 
 static int report(struct record *r)
@@ -351,8 +363,8 @@ int cmd_record(int argc, char **argv)
 		r.o.duration_ns ? "tracing" : "tracing until Ctrl-C");
 	run(&r);
 	stop(&r);
-	fprintf(stderr, "asyncscope: detached from pid %u\n", r.o.pid);
 	rc = report(&r);
+	detach(&r);
 cleanup:
 	tracer__free(r.tracer);
 	correlator__free(r.corr);

@@ -232,6 +232,11 @@ int tracer__add_process(struct tracer *t, uint32_t pid, const char *bin_path,
 	err = add_vtables(t, p, tb, bias);
 	if (err)
 		goto fail;
+	err = bpf_map_update_elem(bpf_map__fd(t->skel->maps.procs), &pid, &(uint32_t){ 1 }, BPF_ANY);
+	if (err) {
+		err = -errno;
+		goto fail;
+	}
 	/* without bind, the new task's Header comes from spawn_inner's return */
 	spawn_inner_ret = enabled[HOOK_BIND] ? tokio_bin__count(tb, HOOK_BIND) == 0 : true;
 	for (size_t i = 0; i < tb->nr_sites; i++) {
@@ -255,6 +260,15 @@ fail:
 	return err;
 }
 
+int tracer__stop_process(struct tracer *t, uint32_t pid)
+{
+	if (!find_proc(t, pid))
+		return -ENOENT;
+	if (bpf_map_delete_elem(bpf_map__fd(t->skel->maps.procs), &pid) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
 int tracer__remove_process(struct tracer *t, uint32_t pid)
 {
 	struct traced_proc *p = find_proc(t, pid);
@@ -262,6 +276,7 @@ int tracer__remove_process(struct tracer *t, uint32_t pid)
 
 	if (!p)
 		return -ENOENT;
+	tracer__stop_process(t, pid);
 	for (size_t i = 0; i < p->nr_links; i++)
 		bpf_link__destroy(p->links[i]);
 	fd = bpf_map__fd(t->skel->maps.vtables);

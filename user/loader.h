@@ -37,6 +37,12 @@ void tracer__free(struct tracer *t);	/* detaches everything; NULL-safe */
 int tracer__add_process(struct tracer *t, uint32_t pid, const char *bin_path,
 			const struct tokio_bin *tb, uint64_t bias,
 			const bool enabled[HOOK__MAX]);
+/*
+ * Stop recording pid at once (the probes stay until removed).  Removing a
+ * uprobe takes the kernel ~0.1 s each, serially, so a report need not wait.
+ */
+int tracer__stop_process(struct tracer *t, uint32_t pid);
+/* Stop, then remove every probe and map entry of pid. */
 int tracer__remove_process(struct tracer *t, uint32_t pid);
 size_t tracer__nr_links(const struct tracer *t, uint32_t pid);
 

@@ -140,6 +140,17 @@ static void reset(void)
 		bpf_map_update_elem(bpf_map__fd(skel->maps.counters), &k, zero_vals, BPF_ANY);
 }
 
+static void set_traced(int on)
+{
+	uint32_t pid = getpid(), one = 1;
+	int fd = bpf_map__fd(skel->maps.procs);
+
+	if (on)
+		assert_int_equal(bpf_map_update_elem(fd, &pid, &one, BPF_ANY), 0);
+	else
+		assert_int_equal(bpf_map_delete_elem(fd, &pid), 0);
+}
+
 static int setup(void **state)
 {
 	struct as_vtable_key k = { .pid = getpid(), .addr = (uint64_t)(uintptr_t)&vt };
@@ -152,6 +163,7 @@ static int setup(void **state)
 		return -1;
 	}
 	assert_int_equal(bpf_map_update_elem(bpf_map__fd(skel->maps.vtables), &k, &v, BPF_ANY), 0);
+	set_traced(1);
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_rec, NULL, NULL);
 	assert_non_null(rb);
 	attach(skel->progs.poll_exit, "fake_poll", 1, 0);
@@ -333,6 +345,28 @@ static void test_spawn_with_location_and_parent(void **state)
 	assert_int_equal(counter(AS_CNT_SPAWN_BLOCKING), 1);
 }
 
+/* A stopped process records nothing at once, its probes still in place. */
+static void test_stopped_process_records_nothing(void **state)
+{
+	struct fake_task a = { .vtable = &vt, .id = 30 }, b = { .vtable = &vt, .id = 31 };
+
+	(void)state;
+	reset();
+	set_traced(0);
+	plan.wake = &b;
+	plan.complete = 1;
+	fake_poll(&a);
+	fake_spawn_task(NULL, &b);
+	ring_buffer__consume(rb);
+	assert_int_equal(nr_recs, 0);
+	assert_int_equal(counter(AS_CNT_POLL), 0);
+	assert_int_equal(counter(AS_CNT_POLL_ORPHAN_RET), 0);
+	set_traced(1);
+	fake_poll(&a);
+	ring_buffer__consume(rb);
+	assert_int_equal(nr_recs, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -342,6 +376,7 @@ int main(void)
 		cmocka_unit_test(test_nested_poll),
 		cmocka_unit_test(test_cancelled_and_unknown),
 		cmocka_unit_test(test_spawn_with_location_and_parent),
+		cmocka_unit_test(test_stopped_process_records_nothing),
 	};
 
 	return cmocka_run_group_tests_name("tokio_bpf", tests, setup, teardown);

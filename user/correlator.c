@@ -24,6 +24,7 @@
 #include <string.h>
 #include <linux/types.h>
 
+#include "array.h"
 #include "asyncscope.h"
 #include "correlator.h"
 #include "idx_map.h"
@@ -94,26 +95,6 @@ const char *task_state_name(enum task_state st)
 	}
 }
 
-/* Grows *arr to hold at least need elements of size sz. */
-static int grow_array(void **arr, size_t *cap, size_t need, size_t sz)
-{
-	size_t ncap = *cap ? *cap : 8;
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	while (ncap < need) {
-		if (ncap > SIZE_MAX / 2 / sz)
-			return -E2BIG;
-		ncap *= 2;
-	}
-	p = realloc(*arr, ncap * sz);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
 
 static struct as_task *task_at(const struct correlator *c, size_t idx)
 {
@@ -484,7 +465,7 @@ static const char *loc_intern(struct correlator *c, const struct as_ev_spawn *e,
 	if (idx >= 0)
 		return c->locs[idx];
 
-	*err = grow_array((void **)&c->locs, &c->cap_locs, c->nr_locs + 1, sizeof(*c->locs));
+	*err = array__grow((void **)&c->locs, &c->cap_locs, c->nr_locs + 1, sizeof(*c->locs));
 	if (*err)
 		return NULL;
 	dup = strdup(buf);
@@ -928,7 +909,7 @@ int correlator__set_type(struct correlator *c, uint32_t pid, uint32_t type_idx,
 			c->types[idx].kind = kind;
 		return 0;
 	}
-	err = grow_array((void **)&c->types, &c->cap_types, c->nr_types + 1, sizeof(*c->types));
+	err = array__grow((void **)&c->types, &c->cap_types, c->nr_types + 1, sizeof(*c->types));
 	if (err)
 		goto cleanup;
 	err = idx_map__add(&c->type_map, type_hash(pid, type_idx), c->nr_types);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "elf_file.h"
 #include "log.h"
 
@@ -35,23 +36,6 @@ struct elf_file {
 	struct elf_rel *rels_by_addend;
 };
 
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	size_t ncap;
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 64;
-	while (ncap < need)
-		ncap *= 2;
-	p = realloc(*arr, ncap * elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
 
 static int sym_cmp(const void *a, const void *b)
 {
@@ -106,7 +90,7 @@ static int read_syms(struct elf_file *ef, Elf_Scn *scn, const GElf_Shdr *sh,
 		name = elf_strptr(ef->elf, sh->sh_link, sym.st_name);
 		if (!name || !*name)
 			continue;
-		err = grow((void **)&ef->syms, cap, ef->nr_syms + 1, sizeof(*ef->syms));
+		err = array__grow((void **)&ef->syms, cap, ef->nr_syms + 1, sizeof(*ef->syms));
 		if (err)
 			return err;
 		s = &ef->syms[ef->nr_syms++];
@@ -123,7 +107,7 @@ static int add_rel(struct elf_file *ef, size_t *cap, uint64_t offset, uint64_t a
 {
 	int err;
 
-	err = grow((void **)&ef->rels, cap, ef->nr_rels + 1, sizeof(*ef->rels));
+	err = array__grow((void **)&ef->rels, cap, ef->nr_rels + 1, sizeof(*ef->rels));
 	if (err)
 		return err;
 	ef->rels[ef->nr_rels].offset = offset;

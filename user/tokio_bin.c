@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "demangle.h"
 #include "elf_file.h"
 #include "json_writer.h"
@@ -124,23 +125,6 @@ static void set_err(struct builder *b, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	size_t ncap;
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 16;
-	while (ncap < need)
-		ncap *= 2;
-	p = realloc(*arr, ncap * elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
 
 /* Demangled path (no generics) of sym, malloc'd; NULL if not Rust. */
 static char *sym_path(const char *mangled)
@@ -286,7 +270,7 @@ static int add_site(struct builder *b, int kind, const struct elf_sym *sym, char
 		if (tb->sites[i].kind == (enum hook_kind)kind && tb->sites[i].sym_vaddr == sym->value)
 			return 0;
 	}
-	err = grow((void **)&tb->sites, &b->sites_cap, tb->nr_sites + 1, sizeof(*tb->sites));
+	err = array__grow((void **)&tb->sites, &b->sites_cap, tb->nr_sites + 1, sizeof(*tb->sites));
 	if (err)
 		return err;
 	s = &tb->sites[tb->nr_sites];
@@ -512,7 +496,7 @@ static int find_vtables(struct builder *b)
 			for (k = 0; k < tb->nr_vtables && tb->vtables[k].vaddr != vt.vaddr; k++)
 				;
 			if (k == tb->nr_vtables) {
-				err = grow((void **)&tb->vtables, &b->vt_cap, tb->nr_vtables + 1,
+				err = array__grow((void **)&tb->vtables, &b->vt_cap, tb->nr_vtables + 1,
 					   sizeof(*tb->vtables));
 				if (err)
 					return err;

@@ -3,11 +3,17 @@
 #include <string.h>
 #include "hooks.h"
 
-/* Hit on nearly every poll or wake: their probe cost is paid all the time. */
+/*
+ * Hit on nearly every poll or wake: their probe cost is paid all the time.
+ * wake_by_ref is not among them: tokio's own wakers wake by value, and it
+ * was 0 of 47,501 wakes on the hyper server and 169 of 37,683 on the mixed
+ * workload (tests/targets), so even single-stepped (~12 us) it costs ~0.2%
+ * of a core there while keeping the wake counts exact.
+ */
 static bool is_hot(enum hook_kind k)
 {
-	return k == HOOK_WAKE_BY_VAL || k == HOOK_WAKE_BY_REF || k == HOOK_CLONE_WAKER ||
-	       k == HOOK_DROP_WAKER || k == HOOK_SCHEDULE;
+	return k == HOOK_WAKE_BY_VAL || k == HOOK_CLONE_WAKER || k == HOOK_DROP_WAKER ||
+	       k == HOOK_SCHEDULE;
 }
 
 static bool any_single_step(const struct tokio_bin *tb, enum hook_kind k)
@@ -46,6 +52,8 @@ const char *hooks__default_reason(const struct tokio_bin *tb, enum hook_kind k, 
 		return "on: every poll (entry and return)";
 	if (is_hot(k))
 		return "on: emulated or optimized site";
+	if (k == HOOK_WAKE_BY_REF)
+		return "on: rare (tokio's wakers wake by value), whatever its site costs";
 	return "on: once per task";
 }
 

@@ -11,7 +11,9 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here"
 
-command -v cargo >/dev/null || { echo "build.sh: cargo not found" >&2; exit 1; }
+# sudo resets PATH: look where rustup puts cargo too
+PATH="$PATH:${HOME:-/root}/.cargo/bin:/root/.cargo/bin"
+command -v cargo >/dev/null || { echo "build.sh: cargo not found: install Rust (rustup) or 'apt-get install cargo'" >&2; exit 1; }
 [ -d /usr/share/cargo/registry/tokio-1.24.2 ] || {
 	echo "build.sh: /usr/share/cargo/registry/tokio-1.24.2 missing (apt-get install librust-tokio-dev librust-hyper-dev)" >&2
 	exit 1

@@ -200,15 +200,37 @@ static bool spawned_while_traced(const struct correlator *c, uint32_t pid, uint6
 	return p && p->first_id && id >= p->first_id;
 }
 
+static long type_find(const struct correlator *c, uint32_t pid, uint32_t type_idx);
+
 /*
- * The task of a non-spawn record: found, or created as a late task first
- * seen at seen_ns.  NULL when it is not kept (*err says why).
+ * A task first seen without its spawn learns its future type from any
+ * record that carries it, and from that type its kind.
  */
-static struct as_task *task_get(struct correlator *c, const struct as_event_hdr *h,
-				uint64_t id, uint64_t seen_ns, int *err)
+static void learn_type(struct correlator *c, struct as_task *t, uint32_t type_idx)
+{
+	long idx;
+
+	if (t->type_idx == AS_TYPE_UNKNOWN)
+		t->type_idx = type_idx;
+	if (t->kind || t->type_idx == AS_TYPE_UNKNOWN)
+		return;
+	idx = type_find(c, t->pid, t->type_idx);
+	if (idx >= 0)
+		t->kind = c->types[idx].kind;
+}
+
+/*
+ * The task of a non-spawn record, which also teaches it its type: found, or
+ * created as a late task first seen at seen_ns.  Returns 0 with *out NULL
+ * when the task is not kept (max_tasks), or -errno.
+ */
+static int task_get(struct correlator *c, const struct as_event_hdr *h, uint64_t id,
+		    uint32_t type_idx, uint64_t seen_ns, struct as_task **out)
 {
 	struct as_task *t;
+	int err = 0;
 
+	*out = NULL;
 	t = task_find(c, h->pid, id);
 	if (t) {
 		/*
@@ -222,11 +244,13 @@ static struct as_task *task_get(struct correlator *c, const struct as_event_hdr 
 			if (!t->first_poll_ns && t->runnable_since_ns > seen_ns)
 				t->runnable_since_ns = seen_ns;
 		}
-		return t;
+		learn_type(c, t, type_idx);
+		*out = t;
+		return 0;
 	}
-	t = task_new(c, h->pid, id, seen_ns, err);
+	t = task_new(c, h->pid, id, seen_ns, &err);
 	if (!t)
-		return NULL;
+		return err == -E2BIG ? 0 : err;
 	if (spawned_while_traced(c, h->pid, id)) {
 		/* its spawn hooks are inlined: created at its first record */
 		t->flags |= TASK_F_SPAWN_INFERRED;
@@ -234,8 +258,10 @@ static struct as_task *task_get(struct correlator *c, const struct as_event_hdr 
 		t->flags |= TASK_F_LATE;
 		c->stats.late_tasks++;
 	}
+	learn_type(c, t, type_idx);
 	emit(c, t, SPAN_CREATED, seen_ns, h->tid);
-	return t;
+	*out = t;
+	return 0;
 }
 
 static void task_close(struct correlator *c, struct as_task *t, uint64_t ts, uint32_t tid)
@@ -266,34 +292,15 @@ static uint64_t clamp_after_polls(struct correlator *c, const struct as_task *t,
 	return ts;
 }
 
-static long type_find(const struct correlator *c, uint32_t pid, uint32_t type_idx);
-
-/*
- * A task first seen without its spawn learns its future type from any
- * record that carries it, and from that type its kind.
- */
-static void learn_type(struct correlator *c, struct as_task *t, uint32_t type_idx)
-{
-	long idx;
-
-	if (t->type_idx == AS_TYPE_UNKNOWN)
-		t->type_idx = type_idx;
-	if (t->kind || t->type_idx == AS_TYPE_UNKNOWN)
-		return;
-	idx = type_find(c, t->pid, t->type_idx);
-	if (idx >= 0)
-		t->kind = c->types[idx].kind;
-}
-
 static int on_poll(struct correlator *c, const struct as_ev_poll *e)
 {
 	uint64_t s = e->start_ns, end = e->h.ts_ns, wmin, wmax, next = 0;
 	struct as_task *t;
 	int err = 0;
 
-	t = task_get(c, &e->h, e->task_id, s, &err);
+	err = task_get(c, &e->h, e->task_id, e->type_idx, s, &t);
 	if (!t)
-		return err == -E2BIG ? 0 : err;
+		return err;
 	/*
 	 * A poll that started before one already accounted for: its thread
 	 * lost the race to the ring buffer.  The task goes idle inside
@@ -323,8 +330,6 @@ static int on_poll(struct correlator *c, const struct as_ev_poll *e)
 		c->stats.after_close++;
 		return 0;
 	}
-	learn_type(c, t, e->type_idx);
-
 	s = clamp_after_polls(c, t, s);
 	if (end < s)
 		end = s;
@@ -403,10 +408,9 @@ static int on_waker(struct correlator *c, const struct as_ev_waker *e)
 	struct as_task *t;
 	int err = 0;
 
-	t = task_get(c, &e->h, e->task_id, e->h.ts_ns, &err);
+	err = task_get(c, &e->h, e->task_id, e->type_idx, e->h.ts_ns, &t);
 	if (!t)
-		return err == -E2BIG ? 0 : err;
-	learn_type(c, t, e->type_idx);
+		return err;
 
 	/*
 	 * Wakers outlive their task (the last clones are dropped after
@@ -544,10 +548,9 @@ static int on_complete(struct correlator *c, const struct as_ev_task *e)
 	struct as_task *t;
 	int err = 0;
 
-	t = task_get(c, &e->h, e->task_id, e->h.ts_ns, &err);
+	err = task_get(c, &e->h, e->task_id, e->type_idx, e->h.ts_ns, &t);
 	if (!t)
-		return err == -E2BIG ? 0 : err;
-	learn_type(c, t, e->type_idx);
+		return err;
 	if (t->flags & TASK_F_COMPLETED) {
 		c->stats.duplicates++;
 		return 0;
@@ -570,10 +573,9 @@ static int on_task_event(struct correlator *c, const struct as_ev_task *e)
 	struct as_task *t;
 	int err = 0;
 
-	t = task_get(c, &e->h, e->task_id, e->h.ts_ns, &err);
+	err = task_get(c, &e->h, e->task_id, e->type_idx, e->h.ts_ns, &t);
 	if (!t)
-		return err == -E2BIG ? 0 : err;
-	learn_type(c, t, e->type_idx);
+		return err;
 	if (task_closed(t)) {
 		c->stats.after_close++;
 		return 0;
@@ -685,15 +687,13 @@ int correlator__poll_in_progress(struct correlator *c, uint32_t pid, uint32_t ti
 
 	if (!task_id || !start_ns)
 		return -EINVAL;
-	t = task_get(c, &h, task_id, start_ns, &err);
+	err = task_get(c, &h, task_id, type_idx, start_ns, &t);
 	if (!t)
-		return err == -E2BIG ? 0 : err;
+		return err;
 	if (task_closed(t)) {
 		c->stats.after_close++;
 		return 0;
 	}
-	if (t->type_idx == AS_TYPE_UNKNOWN)
-		t->type_idx = type_idx;
 	start_ns = clamp_after_polls(c, t, start_ns);
 
 	/* The wait before this poll is over; a running task is not scheduled. */
@@ -857,12 +857,9 @@ int correlator__set_process(struct correlator *c, uint32_t pid, const char *name
 
 const char *correlator__process_name(const struct correlator *c, uint32_t pid)
 {
-	size_t i;
+	const struct proc_name *p = proc_find(c, pid);
 
-	for (i = 0; i < c->nr_procs; i++)
-		if (c->procs[i].pid == pid)
-			return c->procs[i].name;
-	return NULL;
+	return p ? p->name : NULL;
 }
 
 static uint64_t type_hash(uint32_t pid, uint32_t type_idx)

@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "array.h"
 #include "loader.h"
 #include "log.h"
 #include "tokio.skel.h"
@@ -143,11 +144,30 @@ static uint64_t entry_off(const struct probe_site *s)
 	return s->file_off - (s->vaddr - s->sym_vaddr);
 }
 
+/* The hooks served by one entry probe, and the cookie that tells them apart. */
+static struct bpf_program *entry_prog(struct tokio_bpf *sk, enum hook_kind kind, uint64_t *cookie)
+{
+	*cookie = 0;
+	switch (kind) {
+	case HOOK_WAKE_BY_VAL:	*cookie = AS_WAKE_BY_VAL; return sk->progs.waker_op;
+	case HOOK_WAKE_BY_REF:	*cookie = AS_WAKE_BY_REF; return sk->progs.waker_op;
+	case HOOK_CLONE_WAKER:	*cookie = AS_WAKER_CLONE; return sk->progs.waker_op;
+	case HOOK_DROP_WAKER:	*cookie = AS_WAKER_DROP; return sk->progs.waker_op;
+	case HOOK_SCHEDULE:	*cookie = AS_EV_SCHEDULE; return sk->progs.task_op;
+	case HOOK_COMPLETE:	*cookie = AS_EV_COMPLETE; return sk->progs.task_op;
+	case HOOK_SHUTDOWN:	*cookie = AS_EV_SHUTDOWN; return sk->progs.task_op;
+	case HOOK_SPAWN_BLOCKING: return sk->progs.spawn_blocking;
+	default:		return NULL;
+	}
+}
+
 static int attach_site(struct tracer *t, struct traced_proc *p, const char *path,
 		       const struct probe_site *s, bool use_spawn_inner_ret)
 {
 	struct tokio_bpf *sk = t->skel;
+	struct bpf_program *prog;
 	uint32_t pid = p->pid;
+	uint64_t cookie;
 	int err;
 
 	switch (s->kind) {
@@ -155,20 +175,6 @@ static int attach_site(struct tracer *t, struct traced_proc *p, const char *path
 		/* the return first: a return with no entry is counted, an entry with no return is not */
 		err = attach_one(p, sk->progs.poll_exit, pid, path, entry_off(s), true, 0);
 		return err ?: attach_one(p, sk->progs.poll_enter, pid, path, s->file_off, false, 0);
-	case HOOK_WAKE_BY_VAL:
-		return attach_one(p, sk->progs.waker_op, pid, path, s->file_off, false, AS_WAKE_BY_VAL);
-	case HOOK_WAKE_BY_REF:
-		return attach_one(p, sk->progs.waker_op, pid, path, s->file_off, false, AS_WAKE_BY_REF);
-	case HOOK_CLONE_WAKER:
-		return attach_one(p, sk->progs.waker_op, pid, path, s->file_off, false, AS_WAKER_CLONE);
-	case HOOK_DROP_WAKER:
-		return attach_one(p, sk->progs.waker_op, pid, path, s->file_off, false, AS_WAKER_DROP);
-	case HOOK_SCHEDULE:
-		return attach_one(p, sk->progs.task_op, pid, path, s->file_off, false, AS_EV_SCHEDULE);
-	case HOOK_COMPLETE:
-		return attach_one(p, sk->progs.task_op, pid, path, s->file_off, false, AS_EV_COMPLETE);
-	case HOOK_SHUTDOWN:
-		return attach_one(p, sk->progs.task_op, pid, path, s->file_off, false, AS_EV_SHUTDOWN);
 	case HOOK_SPAWN_INNER:
 		err = attach_one(p, sk->progs.spawn_loc, pid, path, s->file_off, false, 0);
 		if (!err && use_spawn_inner_ret)
@@ -176,10 +182,9 @@ static int attach_site(struct tracer *t, struct traced_proc *p, const char *path
 		return err;
 	case HOOK_BIND:
 		return attach_one(p, sk->progs.spawn_ret, pid, path, entry_off(s), true, 0);
-	case HOOK_SPAWN_BLOCKING:
-		return attach_one(p, sk->progs.spawn_blocking, pid, path, s->file_off, false, 0);
 	default:
-		return 0;
+		prog = entry_prog(sk, s->kind, &cookie);
+		return prog ? attach_one(p, prog, pid, path, s->file_off, false, cookie) : 0;
 	}
 }
 
@@ -344,18 +349,20 @@ void tracer__forget_threads(struct tracer *t, uint32_t pid)
 {
 	int fd = bpf_map__fd(t->skel->maps.threads);
 	struct as_thread_state st;
-	uint32_t key, next;
+	uint32_t key, *doomed = NULL;
+	size_t n = 0, cap = 0;
 	void *prev = NULL;
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		if (!bpf_map_lookup_elem(fd, &key, &st) && st.pid == pid) {
-			bpf_map_delete_elem(fd, &key);
-			prev = NULL;	/* restart: the deleted key cannot be a cursor */
-			continue;
-		}
+	/* collect first: a deleted key cannot be the cursor of the walk */
+	while (!bpf_map_get_next_key(fd, prev, &key)) {
+		if (!bpf_map_lookup_elem(fd, &key, &st) && st.pid == pid &&
+		    !array__grow((void **)&doomed, &cap, n + 1, sizeof(*doomed)))
+			doomed[n++] = key;
 		prev = &key;
 	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &doomed[i]);
+	free(doomed);
 }
 
 void tracer__free(struct tracer *t)

@@ -146,8 +146,12 @@ static int dis_open(csh *h, int detail)
 	return 0;
 }
 
-int x86_site__classify(const uint8_t *code, size_t len, uint64_t vaddr,
-		       enum site_class *cls)
+/*
+ * Decode the one instruction at code: calls fn with it and returns fn's
+ * result, or -EINVAL when the bytes are no instruction.
+ */
+static int with_insn(const uint8_t *code, size_t len, uint64_t vaddr,
+		     int (*fn)(const cs_insn *insn, void *ctx), void *ctx)
 {
 	cs_insn *insn = NULL;
 	int ret;
@@ -156,45 +160,59 @@ int x86_site__classify(const uint8_t *code, size_t len, uint64_t vaddr,
 	ret = dis_open(&h, 0);
 	if (ret)
 		return ret;
-	if (cs_disasm(h, code, len, vaddr, 1, &insn) != 1) {
+	if (cs_disasm(h, code, len, vaddr, 1, &insn) == 1)
+		ret = fn(insn, ctx);
+	else
 		ret = -EINVAL;
-		goto cleanup;
-	}
-	*cls = classify_bytes(code, insn->size, vaddr);
-	ret = insn->size;
-
-cleanup:
 	if (insn)
 		cs_free(insn, 1);
 	cs_close(&h);
 	return ret;
 }
 
+struct classify_ctx {
+	const uint8_t *code;
+	enum site_class *cls;
+};
+
+static int classify_one(const cs_insn *insn, void *ctx)
+{
+	struct classify_ctx *c = ctx;
+
+	*c->cls = classify_bytes(c->code, insn->size, insn->address);
+	return insn->size;
+}
+
+int x86_site__classify(const uint8_t *code, size_t len, uint64_t vaddr,
+		       enum site_class *cls)
+{
+	struct classify_ctx c = { .code = code, .cls = cls };
+
+	return with_insn(code, len, vaddr, classify_one, &c);
+}
+
+struct format_ctx {
+	char *buf;
+	size_t len;
+};
+
+static int format_one(const cs_insn *insn, void *ctx)
+{
+	struct format_ctx *f = ctx;
+
+	if (insn->op_str[0])
+		snprintf(f->buf, f->len, "%s %s", insn->mnemonic, insn->op_str);
+	else
+		snprintf(f->buf, f->len, "%s", insn->mnemonic);
+	return insn->size;
+}
+
 int x86_site__format(const uint8_t *code, size_t len, uint64_t vaddr, char *buf,
 		     size_t buflen)
 {
-	cs_insn *insn = NULL;
-	int ret;
-	csh h;
+	struct format_ctx f = { .buf = buf, .len = buflen };
 
-	ret = dis_open(&h, 0);
-	if (ret)
-		return ret;
-	if (cs_disasm(h, code, len, vaddr, 1, &insn) != 1) {
-		ret = -EINVAL;
-		goto cleanup;
-	}
-	if (insn->op_str[0])
-		snprintf(buf, buflen, "%s %s", insn->mnemonic, insn->op_str);
-	else
-		snprintf(buf, buflen, "%s", insn->mnemonic);
-	ret = insn->size;
-
-cleanup:
-	if (insn)
-		cs_free(insn, 1);
-	cs_close(&h);
-	return ret;
+	return with_insn(code, len, vaddr, format_one, &f);
 }
 
 static uint32_t arg_bit(unsigned int reg)

@@ -119,16 +119,8 @@ targets:
 demo: asyncscope targets
 	@bash tests/demo.sh
 
-# benchmarks print ratios measured side by side in one run (root)
-BENCH_BINS	:= $(OUTPUT)/bench/probe_cost
-
-$(OUTPUT)/bench/probe_cost: bench/probe_cost.c bench/probe_cost_fns.S $(OUTPUT)/probe_cost.skel.h
-	$(call msg,BENCH-CC,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -o $@ bench/probe_cost.c bench/probe_cost_fns.S -lbpf -lelf -lz
-
-bench: $(BENCH_BINS)
-	@bash bench/run.sh
+# benchmarks (bench/bench.mk): ratios measured side by side in one run (root)
+include bench/bench.mk
 
 format:
 	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c

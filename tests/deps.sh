@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(
 	make gcc clang llvm pkg-config binutils
 	libbpf-dev bpftool libelf-dev zlib1g-dev
-	protobuf-c-compiler libprotobuf-c-dev
+	protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
 	libcmocka-dev libiberty-dev libcapstone-dev
 	python3
 	# the Rust test targets build offline from Debian's crate sources

@@ -44,9 +44,12 @@ UNIT_BINS	:= $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 .SECONDARY: $(BPF_OBJS) $(patsubst %.bpf.o,%.tmp.bpf.o,$(BPF_OBJS))
 .PHONY: all deps vmlinux test test-unit test-bpf test-e2e targets demo bench format clean install
 
-all: asyncscope
+# BIN: where the CLI is linked (helpers building side by side use their own)
+BIN		?= asyncscope
 
-asyncscope: $(USER_OBJS) $(PROTO_OBJS)
+all: $(BIN)
+
+$(BIN): $(USER_OBJS) $(PROTO_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -108,15 +111,15 @@ $(OUTPUT)/tests/test_%_bpf: tests/bpf/test_%_bpf.c $(SKELS) | $(OUTPUT)/tests
 test-bpf: $(BPF_TEST_BINS)
 	@bash tests/bpf/run.sh $(BPF_TEST_BINS)
 
-test-e2e: asyncscope targets
-	@bash tests/e2e/run.sh
+test-e2e: $(BIN) targets
+	@ASYNCSCOPE=$(abspath $(BIN)) E2E_OUTPUT=$(abspath $(OUTPUT)) bash tests/e2e/run.sh
 
 test: test-unit test-bpf test-e2e
 
 targets:
 	@bash tests/targets/build.sh
 
-demo: asyncscope targets
+demo: $(BIN) targets
 	@bash tests/demo.sh
 
 # benchmarks (bench/bench.mk): ratios measured side by side in one run (root)
@@ -125,12 +128,12 @@ include bench/bench.mk
 format:
 	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c
 
-install: asyncscope
-	install -D -m 0755 asyncscope $(DESTDIR)/usr/local/sbin/asyncscope
+install: $(BIN)
+	install -D -m 0755 $(BIN) $(DESTDIR)/usr/local/sbin/asyncscope
 
 clean:
 	$(call msg,CLEAN,)
-	$(Q)rm -rf $(OUTPUT) asyncscope
+	$(Q)rm -rf $(OUTPUT) $(BIN)
 
 # --- fixtures (tokio_bin tests) ---
 # Fake tokio binaries (tests/fixtures/*.c) the unit tests analyse.  Linked

@@ -42,8 +42,8 @@ else
 	fail "error: stripped binary: $TARGETS/target/release/mt.stripped not built"
 fi
 
-if [ -x "$E2E_ROOT/.output/fixtures/bad_layout" ]; then
-	"$E2E_ROOT/.output/fixtures/bad_layout" --sleep >/dev/null 2>&1 &
+if [ -x "${E2E_OUTPUT:-$E2E_ROOT/.output}/fixtures/bad_layout" ]; then
+	"${E2E_OUTPUT:-$E2E_ROOT/.output}/fixtures/bad_layout" --sleep >/dev/null 2>&1 &
 	E2E_PIDS+=($!)
 	sleep 0.2
 	expect_error "unknown tokio layout" 4 "layout|vtable" "$ASYNCSCOPE" record -p $!

@@ -100,6 +100,15 @@ struct as_ev_task {
 	__u32 type_idx;		/* vtable index of task_id */
 };
 
+/* Any record, large enough for the biggest type (user space copies into it). */
+union as_record {
+	struct as_event_hdr h;
+	struct as_ev_poll poll;
+	struct as_ev_waker waker;
+	struct as_ev_spawn spawn;
+	struct as_ev_task task;
+};
+
 /*
  * Per-CPU counters kept in the kernel, so totals stay exact when the ring
  * buffer is full.  Summed over CPUs by user space.

@@ -41,7 +41,7 @@ UNIT_BINS	:= $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 
 .DELETE_ON_ERROR:
 # keep the BPF intermediates: without them every make regenerates the skeletons
-.SECONDARY: $(BPF_OBJS) $(patsubst %.bpf.o,%.tmp.bpf.o,$(BPF_OBJS))
+.SECONDARY: $(BPF_OBJS) $(patsubst %.bpf.o,%.tmp.bpf.o,$(BPF_OBJS)) $(PROTO_C)
 .PHONY: all deps vmlinux test test-unit test-bpf test-e2e targets demo bench format clean install
 
 # BIN: where the CLI is linked (helpers building side by side use their own)

@@ -18,7 +18,9 @@ trap '[ -n "$tpid" ] && kill "$tpid" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "
 tpid=$!
 for _ in $(seq 200); do grep -q '^ready' "$work/err" && break; sleep 0.05; done
 echo "demo: started the tokio demo '$bin' as pid $tpid; attaching" >&2
-"$root/asyncscope" record -p "$tpid" 2>"$work/rerr" &
+out=$root/.output/demo
+mkdir -p "$out"
+"$root/asyncscope" record -p "$tpid" -o "$out/demo.ast" --force 2>"$work/rerr" &
 rpid=$!
 for _ in $(seq 600); do grep -q 'attached to pid' "$work/rerr" && break; sleep 0.05; done
 cat "$work/rerr" >&2
@@ -27,3 +29,6 @@ wait "$rpid"
 tpid=
 echo >&2
 echo "demo: the demo counted itself: $(cat "$work/truth")" >&2
+"$root/asyncscope" convert "$out/demo.ast" -o "$out/demo.pftrace" --force
+echo "demo: the recording is $out/demo.ast ('asyncscope report' reads it);" \
+	"open $out/demo.pftrace in https://ui.perfetto.dev" >&2

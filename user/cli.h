@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#define ASYNCSCOPE_VERSION "0.1.0"
+
 /* Exit codes, documented in README.md. */
 enum exit_code {
 	EXIT_OK		= 0,
@@ -14,10 +16,14 @@ enum exit_code {
 	EXIT_PRIVILEGE	= 3,	/* missing root / CAP_BPF / CAP_PERFMON */
 	EXIT_TARGET	= 4,	/* no such PID, not tokio, stripped, unknown layout */
 	EXIT_IO		= 5,	/* cannot read or write a file */
+	EXIT_DATA	= 6,	/* a recording is damaged or not a recording */
 };
 
 int cmd_record(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 
 /* strtoull with an end-pointer and a range check; 0 or -EINVAL/-ERANGE. */
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
@@ -37,6 +43,11 @@ FILE *open_output(const char *path, int force);
 
 /* Map a tokio_bin__open/process errno to an exit code. */
 int target_exit_code(int err);
+
+struct replay;
+/* For report and convert: the exit code of a replay error; notes on stderr. */
+int replay_exit_code(int err);
+void replay_print_notes(const struct replay *r, FILE *out);
 
 uint64_t now_ns(void);	/* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns */
 

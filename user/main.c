@@ -5,7 +5,6 @@
 #include "cli.h"
 #include "log.h"
 
-#define ASYNCSCOPE_VERSION "0.1.0"
 
 struct cmd {
 	const char *name;
@@ -25,6 +24,9 @@ static int cmd_version(int argc, char **argv)
 
 static const struct cmd cmds[] = {
 	{ "record", cmd_record, "attach to a running tokio process and report its tasks" },
+	{ "dump", cmd_dump, "write a running flight recorder's window to a file now" },
+	{ "report", cmd_report, "print the tasks of a recording, offline, without root" },
+	{ "convert", cmd_convert, "turn a recording into a Perfetto or Chrome JSON trace" },
 	{ "inspect", cmd_inspect, "show what a process or binary offers, without attaching" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "this text" },

@@ -8,7 +8,7 @@ expect_error() {
 	"$@" >"$WORK/err.out" 2>"$WORK/err.err"
 	local rc=$? lines
 	lines=$(wc -l <"$WORK/err.err")
-	if [ $rc -eq "$code" ] && [ "$lines" -eq 1 ] && grep -qE "$re" "$WORK/err.err"; then
+	if [ $rc -eq "$code" ] && [ "$lines" -eq 1 ] && grep -qE -e "$re" "$WORK/err.err"; then
 		pass "error: $label (exit $rc: $(cat "$WORK/err.err"))"
 	else
 		fail "error: $label: exit $rc (want $code), $lines lines on stderr (want 1 matching /$re/):"
@@ -55,3 +55,22 @@ fi
 touch "$WORK/exists"
 expect_error "output exists" 5 "exists: use --force" \
 	"$ASYNCSCOPE" record -p 999999 -o "$WORK/exists" --json
+
+# recordings: missing, not one, damaged; the flight recorder's options and dump
+expect_error "report: no such file" 5 "cannot open the recording '.*/nosuch.ast': No such file" \
+	"$ASYNCSCOPE" report "$WORK/nosuch.ast"
+expect_error "report: not a recording" 6 "not an asyncscope recording \(no 'ASTRACE' magic at byte 0\)" \
+	"$ASYNCSCOPE" report /etc/hostname
+expect_error "convert: no output" 2 "convert needs an output" "$ASYNCSCOPE" convert "$WORK/x.ast"
+expect_error "convert: bad format" 2 "unknown format 'svg'" "$ASYNCSCOPE" convert x.ast -o y --to svg
+expect_error "flight recorder: bad spec" 2 "flight-recorder" \
+	"$ASYNCSCOPE" record -p 1 --flight-recorder 60
+expect_error "flight recorder: too small" 2 "flight-recorder" \
+	"$ASYNCSCOPE" record -p 1 --flight-recorder 10s,4K
+expect_error "dump-dir without flight recorder" 2 "dump-dir needs --flight-recorder" \
+	"$ASYNCSCOPE" record -p 1 --dump-dir /tmp
+mkdir -p "$WORK/run-empty"
+expect_error "dump: no recorder" 4 "no flight recorder is running" \
+	env ASYNCSCOPE_RUN_DIR="$WORK/run-empty" "$ASYNCSCOPE" dump
+expect_error "dump: no privileges" 3 "sudo" \
+	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$ASYNCSCOPE" dump

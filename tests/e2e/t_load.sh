@@ -20,7 +20,7 @@ load_test() {
 	"$lg" --port "$port" --conns 4 --duration-ms 3500 >"$WORK/load.during" &
 	local lpid=$!
 	sleep 0.5
-	"$ASYNCSCOPE" record -p "$spid" -d 2 --json -o "$WORK/load.report" 2>"$WORK/load.rerr"
+	"$ASYNCSCOPE" record -p "$spid" -d 2 --json >"$WORK/load.report" 2>"$WORK/load.rerr"
 	local rc=$?
 	wait $lpid
 	"$lg" --port "$port" --conns 4 --duration-ms 1500 >"$WORK/load.after" || true

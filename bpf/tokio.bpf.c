@@ -66,10 +66,27 @@ struct {
 	__type(value, __u32);
 } procs SEC(".maps");
 
+/*
+ * The traced processes again, checked without a map lookup: every hit asks
+ * (four times a poll), and a hash lookup costs ~30 ns.  The loader keeps
+ * up to AS_FAST_PIDS pids here and sets fast_pids_complete when they are
+ * all there is; otherwise (more processes, or a caller that only fills
+ * procs) procs decides.  0 is a free slot: no uprobe fires in pid 0.
+ */
+#define AS_FAST_PIDS	4
+__u32 fast_pids[AS_FAST_PIDS];
+__u32 fast_pids_complete;
+
 static __always_inline int traced(__u64 pid_tgid)
 {
 	__u32 pid = pid_tgid >> 32;
 
+#pragma unroll
+	for (int i = 0; i < AS_FAST_PIDS; i++)
+		if (fast_pids[i] == pid)
+			return 1;
+	if (fast_pids_complete)
+		return 0;
 	return bpf_map_lookup_elem(&procs, &pid) != NULL;
 }
 
@@ -110,26 +127,47 @@ static __always_inline void fill_hdr(struct as_event_hdr *h, __u32 type, __u32 s
 	h->ts_ns = now;
 }
 
-/* Header address -> task id and vtable index; -1 when it is not a task we know. */
-static __always_inline int task_of(__u32 pid, __u64 hdr, __u64 *id, __u32 *type_idx)
+/*
+ * The Header's first bytes, read at once: the state word (+0), the vtable
+ * pointer (+16) and, for nearly every task, the id (at +32 or +40, right
+ * after the Header; further only behind a 128-aligned future).  A task's
+ * Cell is always longer.  A user-memory read costs more than all the rest
+ * of a hit's work, so one read instead of three.
+ */
+#define HDR_READ	48
+
+/*
+ * Header address -> task id and vtable index (and the state word if asked);
+ * -1 when it is not a task we know.
+ */
+static __always_inline int task_of(__u32 pid, __u64 hdr, __u64 *id, __u32 *type_idx,
+				   __u64 *state)
 {
 	struct as_vtable_key key = { .pid = pid };
 	struct as_vtable_val *v;
+	__u64 w[HDR_READ / 8];
 
-	if (bpf_probe_read_user(&key.addr, sizeof(key.addr), (void *)(hdr + HDR_VTABLE_OFF))) {
+	if (bpf_probe_read_user(w, sizeof(w), (void *)hdr)) {
 		count(AS_CNT_READ_FAULT);
 		return -1;
 	}
+	key.addr = w[HDR_VTABLE_OFF / 8];
 	v = bpf_map_lookup_elem(&vtables, &key);
 	if (!v) {
 		count(AS_CNT_UNKNOWN_VTABLE);
 		return -1;
 	}
-	if (bpf_probe_read_user(id, sizeof(*id), (void *)(hdr + v->id_offset))) {
+	if (v->id_offset == 32) {
+		*id = w[4];
+	} else if (v->id_offset == 40) {
+		*id = w[5];
+	} else if (bpf_probe_read_user(id, sizeof(*id), (void *)(hdr + v->id_offset))) {
 		count(AS_CNT_READ_FAULT);
 		return -1;
 	}
 	*type_idx = v->type_idx;
+	if (state)
+		*state = w[0];
 	return 0;
 }
 
@@ -186,7 +224,7 @@ int BPF_KPROBE(poll_enter, __u64 hdr)
 	struct as_poll_frame *f;
 	__u32 type_idx, d;
 
-	if (!traced(pid_tgid) || task_of(pid, hdr, &id, &type_idx))
+	if (!traced(pid_tgid) || task_of(pid, hdr, &id, &type_idx, &state))
 		return 0;
 	ts = thread_state(tid, pid, 1);
 	if (!ts)
@@ -213,8 +251,6 @@ int BPF_KPROBE(poll_enter, __u64 hdr)
 		count(AS_CNT_POLL_TOO_DEEP);
 		return 0;
 	}
-	bpf_probe_read_user(&state, sizeof(state), (void *)hdr);
-
 	f->hdr = hdr;
 	f->task_id = id;
 	f->sp = sp;
@@ -285,6 +321,23 @@ static __always_inline __u64 cur_task_id(struct as_thread_state *ts)
 	return f ? f->task_id : 0;
 }
 
+/*
+ * The task at hdr, f being the innermost poll of this thread: a task clones
+ * its waker, wakes and completes itself mostly from inside its own poll,
+ * and then the frame already holds its id (read and validated at the poll's
+ * entry, the task alive since) and no user memory need be read.
+ */
+static __always_inline int task_at(struct as_poll_frame *f, __u32 pid, __u64 hdr, __u64 *id,
+				   __u32 *type_idx)
+{
+	if (f && f->hdr == hdr) {
+		*id = f->task_id;
+		*type_idx = f->type_idx;
+		return 0;
+	}
+	return task_of(pid, hdr, id, type_idx, NULL);
+}
+
 /* wake_by_val / wake_by_ref / clone_waker / drop_waker; cookie = enum as_waker_op */
 SEC("uprobe")
 int BPF_KPROBE(waker_op, __u64 hdr)
@@ -292,10 +345,14 @@ int BPF_KPROBE(waker_op, __u64 hdr)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 pid = pid_tgid >> 32, tid = (__u32)pid_tgid;
 	__u32 op = (__u32)bpf_get_attach_cookie(ctx), type_idx;
+	struct as_poll_frame *f;
 	struct as_ev_waker *e;
 	__u64 id;
 
-	if (!traced(pid_tgid) || task_of(pid, hdr, &id, &type_idx))
+	if (!traced(pid_tgid))
+		return 0;
+	f = cur_frame(thread_state(tid, pid, 0));
+	if (task_at(f, pid, hdr, &id, &type_idx))
 		return 0;
 	switch (op) {
 	case AS_WAKE_BY_VAL:	count(AS_CNT_WAKE_BY_VAL); break;
@@ -309,7 +366,7 @@ int BPF_KPROBE(waker_op, __u64 hdr)
 		return 0;
 	fill_hdr(&e->h, AS_EV_WAKER, sizeof(*e), pid_tgid, bpf_ktime_get_ns());
 	e->task_id = id;
-	e->cur_task_id = cur_task_id(thread_state(tid, pid, 0));
+	e->cur_task_id = f ? f->task_id : 0;
 	e->op = op;
 	e->type_idx = type_idx;
 	submit(e);
@@ -327,7 +384,10 @@ int BPF_KPROBE(task_op, __u64 hdr)
 	struct as_ev_task *e;
 	__u64 id;
 
-	if (!traced(pid_tgid) || task_of(pid, hdr, &id, &type_idx))
+	if (!traced(pid_tgid))
+		return 0;
+	f = cur_frame(thread_state(tid, pid, 0));
+	if (task_at(f, pid, hdr, &id, &type_idx))
 		return 0;
 	switch (type) {
 	case AS_EV_COMPLETE:	count(AS_CNT_COMPLETE); break;
@@ -335,7 +395,6 @@ int BPF_KPROBE(task_op, __u64 hdr)
 	case AS_EV_SCHEDULE:	count(AS_CNT_SCHEDULE); break;
 	default:		return 0;
 	}
-	f = cur_frame(thread_state(tid, pid, 0));
 	if (f && f->hdr == hdr) {
 		flags |= AS_TASK_IN_POLL;
 		if (type == AS_EV_COMPLETE)
@@ -410,7 +469,7 @@ static __always_inline void emit_spawn(void *ctx, __u64 hdr, __u32 kind, int wit
 	__u64 n;
 	__u32 type_idx;
 
-	if (!traced(pid_tgid) || task_of(pid, hdr, &id, &type_idx))
+	if (!traced(pid_tgid) || task_of(pid, hdr, &id, &type_idx, NULL))
 		return;
 	count(kind == AS_TASK_BLOCKING ? AS_CNT_SPAWN_BLOCKING : AS_CNT_SPAWN);
 	ts = thread_state(tid, pid, 0);

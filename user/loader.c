@@ -9,15 +9,31 @@
 #include "loader.h"
 #include "log.h"
 #include "tokio.skel.h"
+#include "uprobe_multi.h"
 
 #define DEFAULT_RINGBUF (16u << 20)
 
+/* The programs, as indices of a process's uprobe_multi sets. */
+enum tracer_prog {
+	TP_POLL_ENTER = 0,
+	TP_POLL_EXIT,
+	TP_WAKER_OP,
+	TP_TASK_OP,
+	TP_SPAWN_LOC,
+	TP_SPAWN_RET,
+	TP_SPAWN_BLOCKING,
+	TP__MAX
+};
+
 struct traced_proc {
 	uint32_t pid;
-	struct bpf_link **links;
+	struct bpf_link **links;	/* perf-event links (no uprobe_multi) */
 	size_t nr_links;
+	struct uprobe_multi_set sets[TP__MAX];	/* uprobe_multi: one link per program */
+	size_t nr_probes;
 	struct as_vtable_key *keys;	/* vtable map entries we added */
 	size_t nr_keys;
+	bool traced;			/* in the procs map: its hits are recorded */
 };
 
 struct tracer {
@@ -27,8 +43,35 @@ struct tracer {
 	void *ctx;
 	struct traced_proc *procs;
 	size_t nr_procs;
+	size_t nr_procs_traced;		/* procs[] whose traced is set */
 	int nr_cpus;
+	/*
+	 * uprobe_multi links (Linux 6.6+) where the kernel has them: a
+	 * perf-event uprobe takes ~0.1 s to remove, one at a time (a large
+	 * binary's 3,000 probes: 5 minutes); a multi link, one grace period.
+	 */
+	bool multi;
 };
+
+static struct bpf_program *prog_of(struct tokio_bpf *sk, enum tracer_prog tp)
+{
+	switch (tp) {
+	case TP_POLL_ENTER:	return sk->progs.poll_enter;
+	case TP_POLL_EXIT:	return sk->progs.poll_exit;
+	case TP_WAKER_OP:	return sk->progs.waker_op;
+	case TP_TASK_OP:	return sk->progs.task_op;
+	case TP_SPAWN_LOC:	return sk->progs.spawn_loc;
+	case TP_SPAWN_RET:	return sk->progs.spawn_ret;
+	case TP_SPAWN_BLOCKING:	return sk->progs.spawn_blocking;
+	default:		return NULL;
+	}
+}
+
+/* Return probes: attached with BPF_F_UPROBE_MULTI_RETURN, and first. */
+static bool prog_is_ret(enum tracer_prog tp)
+{
+	return tp == TP_POLL_EXIT || tp == TP_SPAWN_RET;
+}
 
 static int on_record(void *ctx, void *data, size_t size)
 {
@@ -77,6 +120,15 @@ struct tracer *tracer__new(const struct tracer_opts *opts, tracer_record_fn fn, 
 		pr_warn("bpf: cannot open the BPF object: %s\n", strerror(-err));
 		goto fail;
 	}
+	t->multi = !(opts && opts->sz >= offsetof(struct tracer_opts, no_uprobe_multi) +
+			     sizeof(opts->no_uprobe_multi) && opts->no_uprobe_multi) &&
+		   uprobe_multi__supported();
+	for (int tp = 0; t->multi && tp < TP__MAX; tp++) {
+		err = uprobe_multi__prepare(prog_of(t->skel, tp));
+		if (err)
+			goto fail;
+	}
+	pr_debug("bpf: %s links\n", t->multi ? "uprobe_multi" : "perf-event uprobe");
 	err = bpf_map__set_max_entries(t->skel->maps.events, rb_bytes);
 	if (err)
 		goto fail;
@@ -120,22 +172,51 @@ static int add_link(struct traced_proc *p, struct bpf_link *l)
 	return 0;
 }
 
-static int attach_one(struct traced_proc *p, struct bpf_program *prog, uint32_t pid,
-		      const char *path, uint64_t off, bool ret, uint64_t cookie)
+static int attach_one(struct tracer *t, struct traced_proc *p, enum tracer_prog tp,
+		      const char *path, uint64_t off, uint64_t cookie)
 {
+	bool ret = prog_is_ret(tp);
 	LIBBPF_OPTS(bpf_uprobe_opts, o, .retprobe = ret, .bpf_cookie = cookie);
+	struct bpf_program *prog = prog_of(t->skel, tp);
 	struct bpf_link *l;
 	int err;
 
-	l = bpf_program__attach_uprobe_opts(prog, pid, path, off, &o);
+	p->nr_probes++;
+	/* collected now, attached in one go per program by attach_sets() */
+	if (t->multi)
+		return uprobe_multi_set__add(&p->sets[tp], off, cookie);
+	l = bpf_program__attach_uprobe_opts(prog, p->pid, path, off, &o);
 	if (!l) {
 		err = -errno;
 		pr_warn("bpf: cannot attach %s%s to %s+0x%llx in pid %u: %s\n",
 			bpf_program__name(prog), ret ? " (return)" : "", path,
-			(unsigned long long)off, pid, strerror(-err));
+			(unsigned long long)off, p->pid, strerror(-err));
 		return err;
 	}
 	return add_link(p, l);
+}
+
+/* uprobe_multi: every return probe first, as with one link per probe. */
+static int attach_sets(struct tracer *t, struct traced_proc *p, const char *path)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		for (int tp = 0; tp < TP__MAX; tp++) {
+			struct bpf_program *prog = prog_of(t->skel, tp);
+			int err;
+
+			if (prog_is_ret(tp) != (pass == 0))
+				continue;
+			err = uprobe_multi_set__attach(&p->sets[tp], bpf_program__fd(prog), path,
+						       p->pid, prog_is_ret(tp));
+			if (err) {
+				pr_warn("bpf: cannot attach %s%s to %zu sites of %s in pid %u: %s\n",
+					bpf_program__name(prog), prog_is_ret(tp) ? " (return)" : "",
+					p->sets[tp].nr, path, p->pid, strerror(-err));
+				return err;
+			}
+		}
+	}
+	return 0;
 }
 
 /* The probe goes at the function's entry for a return probe, wherever the site says otherwise. */
@@ -145,46 +226,43 @@ static uint64_t entry_off(const struct probe_site *s)
 }
 
 /* The hooks served by one entry probe, and the cookie that tells them apart. */
-static struct bpf_program *entry_prog(struct tokio_bpf *sk, enum hook_kind kind, uint64_t *cookie)
+static int entry_prog(enum hook_kind kind, uint64_t *cookie)
 {
 	*cookie = 0;
 	switch (kind) {
-	case HOOK_WAKE_BY_VAL:	*cookie = AS_WAKE_BY_VAL; return sk->progs.waker_op;
-	case HOOK_WAKE_BY_REF:	*cookie = AS_WAKE_BY_REF; return sk->progs.waker_op;
-	case HOOK_CLONE_WAKER:	*cookie = AS_WAKER_CLONE; return sk->progs.waker_op;
-	case HOOK_DROP_WAKER:	*cookie = AS_WAKER_DROP; return sk->progs.waker_op;
-	case HOOK_SCHEDULE:	*cookie = AS_EV_SCHEDULE; return sk->progs.task_op;
-	case HOOK_COMPLETE:	*cookie = AS_EV_COMPLETE; return sk->progs.task_op;
-	case HOOK_SHUTDOWN:	*cookie = AS_EV_SHUTDOWN; return sk->progs.task_op;
-	case HOOK_SPAWN_BLOCKING: return sk->progs.spawn_blocking;
-	default:		return NULL;
+	case HOOK_WAKE_BY_VAL:	*cookie = AS_WAKE_BY_VAL; return TP_WAKER_OP;
+	case HOOK_WAKE_BY_REF:	*cookie = AS_WAKE_BY_REF; return TP_WAKER_OP;
+	case HOOK_CLONE_WAKER:	*cookie = AS_WAKER_CLONE; return TP_WAKER_OP;
+	case HOOK_DROP_WAKER:	*cookie = AS_WAKER_DROP; return TP_WAKER_OP;
+	case HOOK_SCHEDULE:	*cookie = AS_EV_SCHEDULE; return TP_TASK_OP;
+	case HOOK_COMPLETE:	*cookie = AS_EV_COMPLETE; return TP_TASK_OP;
+	case HOOK_SHUTDOWN:	*cookie = AS_EV_SHUTDOWN; return TP_TASK_OP;
+	case HOOK_SPAWN_BLOCKING: return TP_SPAWN_BLOCKING;
+	default:		return -1;
 	}
 }
 
 static int attach_site(struct tracer *t, struct traced_proc *p, const char *path,
 		       const struct probe_site *s, bool use_spawn_inner_ret)
 {
-	struct tokio_bpf *sk = t->skel;
-	struct bpf_program *prog;
-	uint32_t pid = p->pid;
 	uint64_t cookie;
-	int err;
+	int err, tp;
 
 	switch (s->kind) {
 	case HOOK_POLL:
 		/* the return first: a return with no entry is counted, an entry with no return is not */
-		err = attach_one(p, sk->progs.poll_exit, pid, path, entry_off(s), true, 0);
-		return err ?: attach_one(p, sk->progs.poll_enter, pid, path, s->file_off, false, 0);
+		err = attach_one(t, p, TP_POLL_EXIT, path, entry_off(s), 0);
+		return err ?: attach_one(t, p, TP_POLL_ENTER, path, s->file_off, 0);
 	case HOOK_SPAWN_INNER:
-		err = attach_one(p, sk->progs.spawn_loc, pid, path, s->file_off, false, 0);
+		err = attach_one(t, p, TP_SPAWN_LOC, path, s->file_off, 0);
 		if (!err && use_spawn_inner_ret)
-			err = attach_one(p, sk->progs.spawn_ret, pid, path, entry_off(s), true, 0);
+			err = attach_one(t, p, TP_SPAWN_RET, path, entry_off(s), 0);
 		return err;
 	case HOOK_BIND:
-		return attach_one(p, sk->progs.spawn_ret, pid, path, entry_off(s), true, 0);
+		return attach_one(t, p, TP_SPAWN_RET, path, entry_off(s), 0);
 	default:
-		prog = entry_prog(sk, s->kind, &cookie);
-		return prog ? attach_one(p, prog, pid, path, s->file_off, false, cookie) : 0;
+		tp = entry_prog(s->kind, &cookie);
+		return tp >= 0 ? attach_one(t, p, tp, path, s->file_off, cookie) : 0;
 	}
 }
 
@@ -215,6 +293,30 @@ static int add_vtables(struct tracer *t, struct traced_proc *p, const struct tok
 	return 0;
 }
 
+#define NR_FAST_PIDS (sizeof(((struct tokio_bpf *)0)->bss->fast_pids) / sizeof(uint32_t))
+
+/*
+ * Replace pid by to in the BPF side's fast_pids slots (pid 0: a free slot),
+ * which it checks before the procs map (a lookup on every hit), asking the
+ * map only while fast_pids_complete is 0.
+ */
+static void fast_pids_set(struct tracer *t, uint32_t pid, uint32_t to)
+{
+	volatile uint32_t *slots = t->skel->bss->fast_pids;
+	size_t listed = 0;
+
+	for (size_t i = 0; i < NR_FAST_PIDS; i++) {
+		if (slots[i] == pid) {
+			slots[i] = to;
+			break;
+		}
+	}
+	for (size_t i = 0; i < NR_FAST_PIDS; i++)
+		listed += slots[i] != 0;
+	/* every process being traced is in a slot: the map need not be asked */
+	t->skel->bss->fast_pids_complete = listed == t->nr_procs_traced;
+}
+
 int tracer__add_process(struct tracer *t, uint32_t pid, const char *bin_path,
 			const struct tokio_bin *tb, uint64_t bias,
 			const bool enabled[HOOK__MAX])
@@ -242,6 +344,9 @@ int tracer__add_process(struct tracer *t, uint32_t pid, const char *bin_path,
 		err = -errno;
 		goto fail;
 	}
+	p->traced = true;
+	t->nr_procs_traced++;
+	fast_pids_set(t, 0, pid);
 	/* without bind, the new task's Header comes from spawn_inner's return */
 	spawn_inner_ret = enabled[HOOK_BIND] ? tokio_bin__count(tb, HOOK_BIND) == 0 : true;
 	for (size_t i = 0; i < tb->nr_sites; i++) {
@@ -259,6 +364,11 @@ int tracer__add_process(struct tracer *t, uint32_t pid, const char *bin_path,
 		if (err)
 			goto fail;
 	}
+	if (t->multi) {
+		err = attach_sets(t, p, bin_path);
+		if (err)
+			goto fail;
+	}
 	return 0;
 fail:
 	tracer__remove_process(t, pid);
@@ -267,8 +377,15 @@ fail:
 
 int tracer__stop_process(struct tracer *t, uint32_t pid)
 {
-	if (!find_proc(t, pid))
+	struct traced_proc *p = find_proc(t, pid);
+
+	if (!p)
 		return -ENOENT;
+	if (p->traced) {
+		p->traced = false;
+		t->nr_procs_traced--;
+		fast_pids_set(t, pid, 0);
+	}
 	if (bpf_map_delete_elem(bpf_map__fd(t->skel->maps.procs), &pid) && errno != ENOENT)
 		return -errno;
 	return 0;
@@ -284,6 +401,8 @@ int tracer__remove_process(struct tracer *t, uint32_t pid)
 	tracer__stop_process(t, pid);
 	for (size_t i = 0; i < p->nr_links; i++)
 		bpf_link__destroy(p->links[i]);
+	for (int tp = 0; tp < TP__MAX; tp++)
+		uprobe_multi_set__free(&p->sets[tp]);
 	fd = bpf_map__fd(t->skel->maps.vtables);
 	for (size_t i = 0; i < p->nr_keys; i++)
 		bpf_map_delete_elem(fd, &p->keys[i]);
@@ -297,7 +416,14 @@ size_t tracer__nr_links(const struct tracer *t, uint32_t pid)
 {
 	const struct traced_proc *p = find_proc(t, pid);
 
-	return p ? p->nr_links : 0;
+	return p ? p->nr_probes : 0;
+}
+
+int tracer__map_fd(const struct tracer *t, const char *name)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(t->skel->obj, name);
+
+	return m ? bpf_map__fd(m) : -ENOENT;
 }
 
 int tracer__drain(struct tracer *t)

@@ -21,6 +21,12 @@ typedef void (*tracer_frame_fn)(void *ctx, uint32_t pid, uint32_t tid,
 struct tracer_opts {
 	size_t sz;
 	size_t ringbuf_bytes;	/* power of two, >= page size; 0 = default 16 MiB */
+	/*
+	 * One perf-event link per probe even where the kernel has uprobe_multi
+	 * links (Linux 6.6+), which are otherwise used: one link per program,
+	 * removed in one grace period instead of ~0.1 s per probe.
+	 */
+	bool no_uprobe_multi;
 };
 
 struct tracer;
@@ -44,7 +50,14 @@ int tracer__add_process(struct tracer *t, uint32_t pid, const char *bin_path,
 int tracer__stop_process(struct tracer *t, uint32_t pid);
 /* Stop, then remove every probe and map entry of pid. */
 int tracer__remove_process(struct tracer *t, uint32_t pid);
+/* Probes attached to pid (uprobe_multi links carry many each). */
 size_t tracer__nr_links(const struct tracer *t, uint32_t pid);
+
+/*
+ * fd of a map other BPF objects share ("events", "counters", "threads":
+ * bpf/sock.bpf.c reuses them), or -ENOENT.
+ */
+int tracer__map_fd(const struct tracer *t, const char *name);
 
 /* Consume what the ring buffer holds now; returns records consumed or -errno. */
 int tracer__drain(struct tracer *t);

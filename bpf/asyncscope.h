@@ -19,6 +19,9 @@ enum as_event_type {
 	AS_EV_COMPLETE	= 4,	/* Harness::complete: the task finished */
 	AS_EV_SHUTDOWN	= 5,	/* raw::shutdown: the runtime cancels it */
 	AS_EV_SCHEDULE	= 6,	/* raw::schedule: a wake enqueued the task */
+	AS_EV_SOCK	= 7,	/* a socket operation (bpf/sock.bpf.c) */
+	AS_EV_RUNTIME	= 8,	/* a runtime thread starts a driver phase (bpf/sock.bpf.c) */
+	AS_EV_SOCK_OP	= 9,	/* a socket operation on a socket already described */
 	AS_EV__MAX
 };
 
@@ -100,6 +103,70 @@ struct as_ev_task {
 	__u32 type_idx;		/* vtable index of task_id */
 };
 
+enum as_sock_op {
+	AS_SOCK_RECV	= 1,	/* read, readv, recv*: ret = bytes (0: EOF) or -errno */
+	AS_SOCK_SEND	= 2,	/* write, writev, send*: ret = bytes or -errno */
+	AS_SOCK_CONNECT	= 3,	/* connect(2): ret = 0 or -errno (-EINPROGRESS: non-blocking) */
+	AS_SOCK_ACCEPT	= 4,	/* accept/accept4: the listener; ret = the new connection's fd or -errno */
+	AS_SOCK_CLOSE	= 5,	/* close(2) of a socket fd, at entry (ret 0) */
+};
+
+/*
+ * A socket operation of a traced process.  Lengths, addresses and ports
+ * only: never payload.  One record per sendmsg/recvmsg the kernel does (so
+ * a sendmmsg of 3 messages is 3 records).  Addresses are in network byte
+ * order, IPv4 in the first 4 bytes; ports in host order.
+ */
+struct as_ev_sock {
+	struct as_event_hdr h;
+	__u64 task_id;		/* task polled on this thread, 0 if none */
+	__u64 sk;		/* kernel address of the struct sock: tells sockets apart while open */
+	__u64 ino;		/* socket inode ("socket:[ino]" in /proc/PID/fd), 0 if unknown */
+	__s64 ret;
+	__s32 fd;		/* -1 when the system call is not one with the fd first */
+	__u16 op;		/* enum as_sock_op */
+	__u16 family;		/* AF_INET, AF_INET6, AF_UNIX, ... */
+	__u16 proto;		/* IPPROTO_TCP, IPPROTO_UDP, ... (0 for AF_UNIX) */
+	__u16 type;		/* SOCK_STREAM, SOCK_DGRAM, ... */
+	__u16 lport;
+	__u16 rport;
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+/*
+ * AS_EV_SOCK_OP: a send or receive on a socket an AS_EV_SOCK record
+ * described (same ino) less than a second before: no addresses, 48 bytes
+ * less on the hottest record.
+ */
+struct as_ev_sock_op {
+	struct as_event_hdr h;
+	__u64 task_id;		/* task polled on this thread, 0 if none */
+	__u64 ino;		/* never 0: the socket of an earlier AS_EV_SOCK */
+	__s32 ret;		/* bytes (0: EOF) or -errno */
+	__s32 fd;
+	__u16 op;		/* AS_SOCK_RECV or AS_SOCK_SEND */
+	__u16 pad[3];
+};
+
+enum as_rt_phase {
+	AS_RT_IO_EVENTS	= 1,	/* epoll_wait returned: the I/O driver dispatches readiness next */
+	AS_RT_TIMERS	= 2,	/* tokio's time driver fires expired timers (process_at_time) */
+	AS_RT_DRIVER_DONE = 3,	/* io::Driver::turn or process_at_time returned */
+};
+
+/*
+ * A thread outside any task's poll starts one of the runtime's wake
+ * phases; every wake it makes outside a poll until its next poll or phase
+ * belongs to this one.  After AS_RT_DRIVER_DONE a parked worker wakes the
+ * tasks that yielded.  (Inside a poll, a nested runtime: not recorded.)
+ */
+struct as_ev_runtime {
+	struct as_event_hdr h;
+	__u32 phase;		/* enum as_rt_phase */
+	__s32 value;		/* AS_RT_IO_EVENTS: epoll_wait's result */
+};
+
 /* Any record, large enough for the biggest type (user space copies into it). */
 union as_record {
 	struct as_event_hdr h;
@@ -107,6 +174,9 @@ union as_record {
 	struct as_ev_waker waker;
 	struct as_ev_spawn spawn;
 	struct as_ev_task task;
+	struct as_ev_sock sock;
+	struct as_ev_sock_op sock_op;
+	struct as_ev_runtime rt;
 };
 
 /*
@@ -137,6 +207,21 @@ enum as_counter {
 /* Dropped records per event type live at AS_CNT_DROP_BASE + type. */
 #define AS_CNT_DROP_BASE	AS_CNT__MAX
 #define AS_CNT_NR		(AS_CNT_DROP_BASE + AS_EV__MAX)
+
+/* Per-CPU counters of bpf/sock.bpf.c (its own map), summed by user space. */
+enum as_sock_counter {
+	AS_SCNT_RECV = 0,		/* recv operations of traced processes */
+	AS_SCNT_SEND,
+	AS_SCNT_RECV_BYTES,
+	AS_SCNT_SEND_BYTES,
+	AS_SCNT_WOULD_BLOCK,		/* -EAGAIN results (and -EINPROGRESS connects) */
+	AS_SCNT_CONNECT,
+	AS_SCNT_ACCEPT,
+	AS_SCNT_CLOSE,
+	AS_SCNT_RUNTIME,		/* runtime phase records */
+	AS_SCNT_IN_POLL,		/* socket operations inside a task's poll */
+	AS_SCNT__MAX
+};
 
 /* Key and value of the task-vtable map, filled by user space before attach. */
 struct as_vtable_key {
@@ -181,6 +266,9 @@ static inline int as_event_min_size(unsigned int type)
 	case AS_EV_COMPLETE:
 	case AS_EV_SHUTDOWN:
 	case AS_EV_SCHEDULE:	return sizeof(struct as_ev_task);
+	case AS_EV_SOCK:	return sizeof(struct as_ev_sock);
+	case AS_EV_RUNTIME:	return sizeof(struct as_ev_runtime);
+	case AS_EV_SOCK_OP:	return sizeof(struct as_ev_sock_op);
 	default:		return -1;
 	}
 }
@@ -190,6 +278,9 @@ _Static_assert(sizeof(struct as_ev_poll) == 48, "as_ev_poll size");
 _Static_assert(sizeof(struct as_ev_waker) == 48, "as_ev_waker size");
 _Static_assert(sizeof(struct as_ev_spawn) == 64 + AS_LOC_FILE_MAX, "as_ev_spawn size");
 _Static_assert(sizeof(struct as_ev_task) == 40, "as_ev_task size");
+_Static_assert(sizeof(struct as_ev_sock) == 104, "as_ev_sock size");
+_Static_assert(sizeof(struct as_ev_runtime) == 32, "as_ev_runtime size");
+_Static_assert(sizeof(struct as_ev_sock_op) == 56, "as_ev_sock_op size");
 _Static_assert(sizeof(struct as_vtable_key) == 16, "as_vtable_key size");
 _Static_assert(sizeof(struct as_vtable_val) == 8, "as_vtable_val size");
 _Static_assert(sizeof(struct as_poll_frame) == 40, "as_poll_frame size");

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "out_chrome.h"
 #include "out_perfetto.h"
+#include "io_stats.h"
 #include "replay.h"
 #include "timeline.h"
 
@@ -175,6 +176,7 @@ int cmd_convert(int argc, char **argv)
 	struct convert_opts o;
 	struct replay_opts ropts = { .sz = sizeof(ropts), .on_item = on_item };
 	struct replay *r = NULL;
+	struct io_stats *io = NULL;
 	struct timeline *tl;
 	char err[320];
 	int rc, ret, ret2;
@@ -184,6 +186,13 @@ int cmd_convert(int argc, char **argv)
 	tl = timeline__new();
 	if (!tl)
 		return EXIT_FAILURE_;
+	/* wake sources and the sockets of socket operations, for the trace */
+	io = io_stats__new(NULL);
+	if (!io) {
+		rc = EXIT_FAILURE_;
+		goto cleanup;
+	}
+	timeline__set_io(tl, io);
 	ropts.ctx = tl;
 	ret = replay__file(o.path, &ropts, &r, err, sizeof(err));
 	if (!r) {
@@ -215,5 +224,6 @@ int cmd_convert(int argc, char **argv)
 cleanup:
 	replay__free(r);
 	timeline__free(tl);
+	io_stats__free(io);
 	return rc;
 }

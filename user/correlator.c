@@ -30,6 +30,8 @@
 #include "idx_map.h"
 
 #define MAX_SINKS		8
+/* Entries of the recent-task cache (struct correlator.recent), a power of two. */
+#define TASK_RECENT		4096
 /* Tasks live in fixed slabs so that pointers handed out stay valid. */
 #define TASK_SLAB_SHIFT		8
 #define TASK_SLAB		(1u << TASK_SLAB_SHIFT)
@@ -63,6 +65,13 @@ struct correlator {
 	size_t nr_tasks;
 	size_t max_tasks;
 	struct idx_map task_map;
+	/*
+	 * The tasks looked up last, by hash: task_map keeps every task ever
+	 * seen, so past a few hundred thousand a lookup there is two cache
+	 * misses, while the records mostly name the few tasks alive now.
+	 * index + 1; 0 empty.  Every hit is checked against the task itself.
+	 */
+	uint32_t recent[TASK_RECENT];
 
 	char **locs;			/* interned locations */
 	size_t nr_locs;
@@ -114,13 +123,32 @@ static int task_match(const void *ctx, uint32_t idx, const void *key)
 	return t->pid == k->pid && t->id == k->id;
 }
 
-static struct as_task *task_find(const struct correlator *c, uint32_t pid, uint64_t id)
+static long task_index(const struct correlator *c, uint32_t pid, uint64_t id, uint64_t hash)
 {
 	struct task_key k = { .pid = pid, .id = id };
+
+	return idx_map__find(&c->task_map, hash, task_match, c, &k);
+}
+
+/* The task (pid, id), or NULL; through the recent-task cache, which it updates. */
+static struct as_task *task_find(struct correlator *c, uint32_t pid, uint64_t id)
+{
+	uint64_t hash = task_hash(pid, id);
+	uint32_t *slot = &c->recent[hash & (TASK_RECENT - 1)];
+	struct as_task *t;
 	long idx;
 
-	idx = idx_map__find(&c->task_map, task_hash(pid, id), task_match, c, &k);
-	return idx < 0 ? NULL : task_at(c, idx);
+	if (*slot) {
+		t = task_at(c, *slot - 1);
+		if (t->pid == pid && t->id == id)
+			return t;
+	}
+	idx = task_index(c, pid, id, hash);
+	if (idx < 0)
+		return NULL;
+	/* task_new() keeps indices below UINT32_MAX - 1 */
+	*slot = (uint32_t)idx + 1;
+	return task_at(c, idx);
 }
 
 /*
@@ -132,6 +160,7 @@ static struct as_task *task_new(struct correlator *c, uint32_t pid, uint64_t id,
 {
 	struct as_task *t;
 	size_t idx = c->nr_tasks;
+	uint64_t hash;
 
 	if ((c->max_tasks && idx >= c->max_tasks) || idx >= UINT32_MAX - 1) {
 		c->stats.over_limit_records++;
@@ -155,10 +184,12 @@ static struct as_task *task_new(struct correlator *c, uint32_t pid, uint64_t id,
 		slabs[c->nr_slabs++] = slab;
 		c->slabs = slabs;
 	}
-	*err = idx_map__add(&c->task_map, task_hash(pid, id), idx);
+	hash = task_hash(pid, id);
+	*err = idx_map__add(&c->task_map, hash, idx);
 	if (*err)
 		return NULL;
 	c->nr_tasks++;
+	c->recent[hash & (TASK_RECENT - 1)] = (uint32_t)idx + 1;
 
 	t = task_at(c, idx);
 	memset(t, 0, sizeof(*t));
@@ -620,6 +651,10 @@ static int validate(const void *rec, unsigned int type)
 			return -EINVAL;
 		return 0;
 	}
+	case AS_EV_SOCK:
+	case AS_EV_SOCK_OP:
+	case AS_EV_RUNTIME:
+		return 0;	/* not about task lifecycles: user/io_stats.c reads them */
 	default:
 		return ((const struct as_ev_task *)rec)->task_id ? 0 : -EINVAL;
 	}
@@ -666,6 +701,11 @@ int correlator__feed(struct correlator *c, const void *data, size_t size)
 		break;
 	case AS_EV_COMPLETE:
 		err = on_complete(c, &rec.task);
+		break;
+	case AS_EV_SOCK:
+	case AS_EV_SOCK_OP:
+	case AS_EV_RUNTIME:
+		err = 0;
 		break;
 	default:
 		err = on_task_event(c, &rec.task);
@@ -969,7 +1009,9 @@ const struct as_task *correlator__task(const struct correlator *c, size_t idx)
 
 const struct as_task *correlator__find(const struct correlator *c, uint32_t pid, uint64_t id)
 {
-	return task_find(c, pid, id);
+	long idx = task_index(c, pid, id, task_hash(pid, id));
+
+	return idx < 0 ? NULL : task_at(c, idx);
 }
 
 const struct correlator_stats *correlator__stats(const struct correlator *c)

@@ -83,7 +83,7 @@ void as_task__times(const struct as_task *t, uint64_t now_ns, struct task_times 
 
 struct correlator_stats {
 	uint64_t records;		/* records fed */
-	uint64_t by_type[8];		/* indexed by enum as_event_type */
+	uint64_t by_type[16];		/* indexed by enum as_event_type */
 	uint64_t malformed;		/* short, size mismatch or unknown type: ignored */
 	uint64_t duplicates;		/* a second spawn or completion of a task */
 	uint64_t after_close;		/* records for a task already closed: ignored */

@@ -7,6 +7,7 @@
 #include "asyncscope.h"
 #include "json_writer.h"
 #include "log.h"
+#include "out_io.h"
 #include "out_json.h"
 
 static void kv_u64(struct json_writer *w, const char *key, uint64_t v)
@@ -38,6 +39,9 @@ static const char *const ev_keys[AS_EV__MAX] = {
 	[AS_EV_COMPLETE]	= "complete",
 	[AS_EV_SHUTDOWN]	= "shutdown",
 	[AS_EV_SCHEDULE]	= "schedule",
+	[AS_EV_SOCK]		= "sock",
+	[AS_EV_RUNTIME]		= "runtime",
+	[AS_EV_SOCK_OP]		= "sock_op",
 };
 
 /* kind 0 (unknown), 1 (async), 2 (blocking) */
@@ -180,7 +184,7 @@ static const struct {
 };
 
 static void write_task(struct json_writer *w, const struct correlator *c,
-		       const struct as_task *t, uint64_t now)
+		       const struct as_task *t, uint64_t now, const struct io_stats *io)
 {
 	struct task_times tm;
 	size_t i;
@@ -220,6 +224,8 @@ static void write_task(struct json_writer *w, const struct correlator *c,
 		if (t->flags & flag_names[i].flag)
 			json_writer__string(w, flag_names[i].name);
 	json_writer__end_array(w);
+	if (io)
+		out_io__json_task(w, io, t);
 	json_writer__end_object(w);
 }
 
@@ -227,6 +233,7 @@ int out_json__write(FILE *out, const struct correlator *c, const struct report_m
 		    bool pretty)
 {
 	const char *exe = m->exe ? m->exe : correlator__process_name(c, m->pid);
+	const struct io_stats *io = out_io__of(m->io);
 	const struct as_task **tasks = NULL;
 	struct json_writer *w = NULL;
 	uint64_t now = report__now(m, c);
@@ -258,8 +265,11 @@ int out_json__write(FILE *out, const struct correlator *c, const struct report_m
 	json_writer__key(w, "tasks");
 	json_writer__begin_array(w);
 	for (i = 0; i < n; i++)
-		write_task(w, c, tasks[i], now);
+		write_task(w, c, tasks[i], now, io);
 	json_writer__end_array(w);
+	/* sockets, waits and wake sources (user/out_io.c), when traced */
+	if (io)
+		out_io__json(w, io);
 	json_writer__end_object(w);
 	fputc('\n', out);
 	err = json_writer__finish(w);

@@ -28,6 +28,7 @@
 #include "array.h"
 #include "asyncscope.h"
 #include "idx_map.h"
+#include "io_stats.h"
 #include "out_perfetto.h"
 #include "perfetto_trace.pb-c.h"
 #include "timeline.h"
@@ -42,15 +43,17 @@
 
 typedef Perfetto__Protos__TrackEvent__Type pf_type;
 
-enum pf_cat { CAT_POLL, CAT_WAKE, CAT_SPAWN, CAT_TASK, CAT__MAX };
+enum pf_cat { CAT_POLL, CAT_WAKE, CAT_SPAWN, CAT_TASK, CAT_IO, CAT__MAX };
 
 static const char *const cat_names[CAT__MAX] = {
 	[CAT_POLL] = "poll", [CAT_WAKE] = "wake", [CAT_SPAWN] = "spawn", [CAT_TASK] = "task",
+	[CAT_IO] = "io",
 };
 
 enum pf_key {
 	KEY_TASK, KEY_POLL, KEY_RESULT, KEY_NESTED, KEY_CANCELLED, KEY_BY_TASK, KEY_OP,
-	KEY_PARENT, KEY_LOCATION, KEY_KIND, KEY_ORIGIN, KEY_POLLS, KEY_STATE, KEY__MAX
+	KEY_PARENT, KEY_LOCATION, KEY_KIND, KEY_ORIGIN, KEY_POLLS, KEY_STATE,
+	KEY_SOURCE, KEY_FD, KEY_BYTES, KEY_SOCKET, KEY_ERRNO, KEY__MAX
 };
 
 static const char *const key_names[KEY__MAX] = {
@@ -58,13 +61,33 @@ static const char *const key_names[KEY__MAX] = {
 	[KEY_NESTED] = "nested", [KEY_CANCELLED] = "cancelled", [KEY_BY_TASK] = "by_task",
 	[KEY_OP] = "op", [KEY_PARENT] = "parent", [KEY_LOCATION] = "location",
 	[KEY_KIND] = "kind", [KEY_ORIGIN] = "origin", [KEY_POLLS] = "polls", [KEY_STATE] = "state",
+	[KEY_SOURCE] = "source", [KEY_FD] = "fd", [KEY_BYTES] = "bytes", [KEY_SOCKET] = "socket",
+	[KEY_ERRNO] = "errno",
 };
 
-/* Event names known in advance; a life segment's is NAME_SEG + its tl_seg_state. */
-enum pf_name { NAME_WAKE, NAME_SELF_WAKE, NAME_SPAWN, NAME_SEG, NAME__MAX = NAME_SEG + 3 };
+/*
+ * Event names known in advance: a wake with a known source is
+ * NAME_WAKE_SRC + its enum wake_source, a socket operation NAME_SOCK + its
+ * enum as_sock_op - 1, a life segment NAME_SEG + its tl_seg_state.
+ */
+enum pf_name {
+	NAME_WAKE, NAME_SELF_WAKE, NAME_SPAWN,
+	NAME_WAKE_SRC, NAME_SOCK = NAME_WAKE_SRC + WAKE_SRC__NR,
+	NAME_SEG = NAME_SOCK + AS_SOCK_CLOSE, NAME__MAX = NAME_SEG + 3
+};
 
 static const char *const fixed_names[NAME__MAX] = {
 	[NAME_WAKE] = "wake", [NAME_SELF_WAKE] = "self-wake", [NAME_SPAWN] = "spawn",
+	[NAME_WAKE_SRC + WAKE_SRC_SELF] = "self-wake",
+	[NAME_WAKE_SRC + WAKE_SRC_TASK] = "task wake",
+	[NAME_WAKE_SRC + WAKE_SRC_BLOCKING] = "blocking wake",
+	[NAME_WAKE_SRC + WAKE_SRC_IO] = "io wake",
+	[NAME_WAKE_SRC + WAKE_SRC_TIMER] = "timer wake",
+	[NAME_WAKE_SRC + WAKE_SRC_EXTERNAL] = "external wake",
+	[NAME_WAKE_SRC + WAKE_SRC_OTHER] = "wake",
+	[NAME_SOCK + AS_SOCK_RECV - 1] = "recv", [NAME_SOCK + AS_SOCK_SEND - 1] = "send",
+	[NAME_SOCK + AS_SOCK_CONNECT - 1] = "connect", [NAME_SOCK + AS_SOCK_ACCEPT - 1] = "accept",
+	[NAME_SOCK + AS_SOCK_CLOSE - 1] = "close",
 	[NAME_SEG + TL_SEG_SCHEDULED] = "scheduled", [NAME_SEG + TL_SEG_RUNNING] = "running",
 	[NAME_SEG + TL_SEG_IDLE] = "idle",
 };
@@ -626,13 +649,20 @@ static void write_wakes(struct pf_writer *w)
 		const struct tl_task *t = timeline__task(tl, wk->task);
 		struct pf_event e;
 
+		int src = tl_wake__source(wk);
+
 		ev_init(&e, wk->ts_ns, thread_uuid(w, wk->thread), TYPE_INSTANT);
-		ev_name(w, &e, wk->flags & TL_WAKE_SELF ? NAME_SELF_WAKE : NAME_WAKE);
+		if (src >= 0)
+			ev_name(w, &e, NAME_WAKE_SRC + src);
+		else
+			ev_name(w, &e, wk->flags & TL_WAKE_SELF ? NAME_SELF_WAKE : NAME_WAKE);
 		ev_cat(w, &e, CAT_WAKE);
 		ann_u64(w, &e, KEY_TASK, t->id);
 		if (wk->waker_id)
 			ann_u64(w, &e, KEY_BY_TASK, wk->waker_id);
 		ann_str(w, &e, KEY_OP, wk->flags & TL_WAKE_BY_REF ? "wake_by_ref" : "wake_by_val");
+		if (src >= 0)
+			ann_str(w, &e, KEY_SOURCE, wake_source_name(src));
 		if (wk->flags & TL_WAKE_CAUSED)
 			ev_flow(&e, i + 1);
 		pf_emit(w, &e.pkt);
@@ -660,6 +690,51 @@ static void write_spawns(struct pf_writer *w)
 			ann_str(w, &e, KEY_LOCATION, t->location);
 		if (has_spawn_flow(t))
 			ev_flow(&e, spawn_flow(w, i));
+		pf_emit(w, &e.pkt);
+	}
+}
+
+/*
+ * Socket operations: instants on the track of the task that made them
+ * (the thread's when no task was polled), named by the operation, with the
+ * bytes or the error, the fd and the socket.
+ */
+static void write_socks(struct pf_writer *w)
+{
+	const struct timeline *tl = w->tl;
+	const struct io_stats *io = timeline__io(tl);
+
+	for (size_t i = 0; i < timeline__nr_socks(tl) && !w->err; i++) {
+		const struct tl_sock *so = timeline__sock(tl, i);
+		const struct io_resource *r = io && so->res != TL_NONE ?
+						      io_stats__resource(io, so->res) : NULL;
+		char label[2 * IO_ADDR_BUF + 16], local[IO_ADDR_BUF], peer[IO_ADDR_BUF];
+		struct pf_event e;
+
+		if (so->op < AS_SOCK_RECV || so->op > AS_SOCK_CLOSE)
+			continue;
+		ev_init(&e, so->ts_ns, so->task != TL_NONE ? task_uuid(w, so->task) :
+							     thread_uuid(w, so->thread), TYPE_INSTANT);
+		ev_name(w, &e, NAME_SOCK + so->op - 1);
+		ev_cat(w, &e, CAT_IO);
+		if (so->task != TL_NONE)
+			ann_u64(w, &e, KEY_TASK, timeline__task(tl, so->task)->id);
+		if (so->ret < 0) {
+			ann_str(w, &e, KEY_RESULT, so->ret == -11 || so->ret == -115 ? "would block"
+										  : "error");
+			ann_u64(w, &e, KEY_ERRNO, (uint64_t)-so->ret);
+		} else if (so->op == AS_SOCK_RECV || so->op == AS_SOCK_SEND) {
+			ann_u64(w, &e, KEY_BYTES, (uint64_t)so->ret);
+		}
+		if (so->fd >= 0)
+			ann_u64(w, &e, KEY_FD, (uint64_t)so->fd);
+		if (r) {
+			io_resource__fmt_addr(r, false, local, sizeof(local));
+			io_resource__fmt_addr(r, true, peer, sizeof(peer));
+			snprintf(label, sizeof(label), "%s %s -> %s", io_resource__proto_name(r), local,
+				 peer);
+			ann_str(w, &e, KEY_SOCKET, label);
+		}
 		pf_emit(w, &e.pkt);
 	}
 }
@@ -729,6 +804,7 @@ int out_perfetto__write(FILE *f, const struct timeline *tl)
 	write_polls(&w);
 	write_wakes(&w);
 	write_spawns(&w);
+	write_socks(&w);
 	for (i = 0; i < timeline__nr_tasks(tl) && !w.err; i++)
 		write_life(&w, i);
 

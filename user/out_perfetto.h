@@ -10,7 +10,12 @@
  *                                     and spawn instants; flows out of those
  *     task 42 app::handler            the task's life: one slice from creation
  *                                     to close (args kind, origin, location...),
- *                                     in it scheduled / running / idle
+ *                                     in it scheduled / running / idle; its
+ *                                     socket operations as instants (bytes or
+ *                                     error, fd, socket)
+ *
+ * With the timeline's io_stats (timeline__set_io), wakes are named by their
+ * source ("io wake", "timer wake", ...) and carry it as an argument.
  */
 #ifndef ASYNCSCOPE_OUT_PERFETTO_H
 #define ASYNCSCOPE_OUT_PERFETTO_H

@@ -6,17 +6,20 @@
 #include <linux/types.h>
 
 #include "asyncscope.h"
+#include "out_io.h"
 #include "out_table.h"
 
 enum col {
 	COL_PID, COL_ID, COL_STATE, COL_TOTAL, COL_BUSY, COL_SCHED, COL_IDLE,
-	COL_POLLS, COL_WAKES, COL_SELF, COL_CLONES, COL_DROPS, COL_KIND,
-	COL_LOCATION, COL_NAME, COL__NR
+	COL_POLLS, COL_WAKES, COL_SELF, COL_CLONES, COL_DROPS,
+	COL_RX, COL_TX, COL_EAGAIN, COL_IOWAIT, COL_WAITED_ON,	/* sockets traced only */
+	COL_KIND, COL_LOCATION, COL_NAME, COL__NR
 };
 
 static const struct {
 	const char *title;
 	bool right;		/* numbers and durations line up on the right */
+	bool io;		/* shown only when sockets were traced */
 } cols[COL__NR] = {
 	[COL_PID]	= { "PID", true },
 	[COL_ID]	= { "ID", true },
@@ -30,6 +33,11 @@ static const struct {
 	[COL_SELF]	= { "SELF", true },
 	[COL_CLONES]	= { "CLONES", true },
 	[COL_DROPS]	= { "DROPS", true },
+	[COL_RX]	= { "RX", true, true },
+	[COL_TX]	= { "TX", true, true },
+	[COL_EAGAIN]	= { "EAGAIN", true, true },
+	[COL_IOWAIT]	= { "IOWAIT", true, true },
+	[COL_WAITED_ON]	= { "WAITED_ON", false, true },
 	[COL_KIND]	= { "KIND", false },
 	[COL_LOCATION]	= { "LOCATION", false },
 	[COL_NAME]	= { "NAME", false },
@@ -42,8 +50,24 @@ struct row {
 	const char *cell[COL__NR];
 };
 
+static void row_fill_io(struct row *r, const struct io_stats *io, const struct as_task *t)
+{
+	const struct io_task *it = io ? io_stats__task(io, t->pid, t->id) : NULL;
+
+	if (!it || !it->seen_io) {
+		for (int i = COL_RX; i <= COL_WAITED_ON; i++)
+			r->cell[i] = "-";
+		return;
+	}
+	snprintf(r->buf[COL_RX], CELL_SZ, "%" PRIu64, it->bytes_in);
+	snprintf(r->buf[COL_TX], CELL_SZ, "%" PRIu64, it->bytes_out);
+	snprintf(r->buf[COL_EAGAIN], CELL_SZ, "%" PRIu64, it->would_block_in + it->would_block_out);
+	report__fmt_duration(r->buf[COL_IOWAIT], CELL_SZ, it->io_wait_ns);
+	out_io__top_label(io, it, r->buf[COL_WAITED_ON], CELL_SZ);
+}
+
 static void row_fill(struct row *r, const struct correlator *c, const struct as_task *t,
-		     uint64_t now)
+		     uint64_t now, const struct io_stats *io)
 {
 	const char *kind = report__kind_name(t->kind), *name;
 	struct task_times tm;
@@ -70,6 +94,7 @@ static void row_fill(struct row *r, const struct correlator *c, const struct as_
 	r->cell[COL_LOCATION] = t->location ? t->location : "-";
 	name = correlator__type_name(c, t->pid, t->type_idx);
 	r->cell[COL_NAME] = name ? name : "-";
+	row_fill_io(r, io, t);
 }
 
 /* Type names come from the target's ELF file: keep its bytes off the terminal's controls. */
@@ -79,13 +104,16 @@ static void put_safe(FILE *out, const char *s)
 		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, out);
 }
 
-static void print_cells(FILE *out, const char *const *cell, const size_t *width, bool multi_pid)
+static void print_cells(FILE *out, const char *const *cell, const size_t *width, bool multi_pid,
+			bool io)
 {
 	int i;
 
 	for (i = multi_pid ? COL_PID : COL_ID; i < COL__NR; i++) {
 		size_t len = strlen(cell[i]);
 
+		if (cols[i].io && !io)
+			continue;
 		if (i != (multi_pid ? COL_PID : COL_ID))
 			fputs("  ", out);
 		if (i == COL__NR - 1) {
@@ -144,6 +172,9 @@ static const char *const ev_names[AS_EV__MAX] = {
 	[AS_EV_COMPLETE]	= "complete",
 	[AS_EV_SHUTDOWN]	= "shutdown",
 	[AS_EV_SCHEDULE]	= "schedule",
+	[AS_EV_SOCK]		= "sock",
+	[AS_EV_RUNTIME]		= "runtime",
+	[AS_EV_SOCK_OP]		= "sock_op",
 };
 
 static void print_footer(FILE *out, const struct correlator *c, const struct report_meta *m,
@@ -158,8 +189,9 @@ static void print_footer(FILE *out, const struct correlator *c, const struct rep
 	fprintf(out, "events: %" PRIu64 " received", m->received);
 	if (k)
 		fprintf(out, " of %" PRIu64 " emitted", k[AS_CNT_EMITTED]);
+	/* socket and runtime records only when sockets were traced: tokio's tables stay as they were */
 	for (i = AS_EV_POLL; i < AS_EV__MAX; i++)
-		list_item(out, &first, ": ", ev_names[i], st->by_type[i], false);
+		list_item(out, &first, ": ", ev_names[i], st->by_type[i], i >= AS_EV_SOCK);
 	if (st->reordered)
 		fprintf(out, " (%" PRIu64 " poll records overtaken across CPUs, counted at their own time)",
 			st->reordered);
@@ -206,6 +238,7 @@ void out_table__print(FILE *out, const struct correlator *c, const struct report
 	const char *titles[COL__NR];
 	const struct as_task **tasks = NULL;
 	uint64_t now = report__now(m, c), polls = 0;
+	const struct io_stats *io = out_io__of(m->io);
 	bool multi_pid = false, sorted;
 	struct row r;
 	int j;
@@ -220,7 +253,7 @@ void out_table__print(FILE *out, const struct correlator *c, const struct report
 	for (i = 0; i < n; i++) {
 		const struct as_task *t = sorted ? tasks[i] : correlator__task(c, i);
 
-		row_fill(&r, c, t, now);
+		row_fill(&r, c, t, now, io);
 		for (j = 0; j < COL__NR; j++) {
 			size_t len = strlen(r.cell[j]);
 
@@ -237,11 +270,13 @@ void out_table__print(FILE *out, const struct correlator *c, const struct report
 	print_header(out, c, m, n, polls);
 	for (j = 0; j < COL__NR; j++)
 		titles[j] = cols[j].title;
-	print_cells(out, titles, width, multi_pid);
+	print_cells(out, titles, width, multi_pid, io);
 	for (i = 0; i < n; i++) {
-		row_fill(&r, c, sorted ? tasks[i] : correlator__task(c, i), now);
-		print_cells(out, r.cell, width, multi_pid);
+		row_fill(&r, c, sorted ? tasks[i] : correlator__task(c, i), now, io);
+		print_cells(out, r.cell, width, multi_pid, io);
 	}
+	if (io)
+		out_io__table(out, io);
 	print_footer(out, c, m, nr_late);
 	free(tasks);
 }

@@ -11,7 +11,10 @@
  *   anomalies: late_tasks 1
  *   ~ spawn not seen (spawned before tracing started): its times start at its first record
  *
- * SELF counts wakes from inside the task's own poll.  When the ring buffer
+ * SELF counts wakes from inside the task's own poll.  When sockets were
+ * traced (report_meta.io), the columns RX, TX, EAGAIN, IOWAIT and WAITED_ON
+ * come before KIND, and the resources section (out_io.h) after the rows.
+ * When the ring buffer
  * dropped records, a last line starting with "WARNING: " says how many and
  * prints the kernel's exact totals.
  */

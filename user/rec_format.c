@@ -91,6 +91,34 @@ int rec_event__from_record(const void *data, size_t size, Asyncscope__Event *ev)
 		ev->file.len = r->spawn.file_len;
 		ev->file.data = (uint8_t *)r->spawn.file;
 		break;
+	case AS_EV_SOCK:
+		ev->task_id = r->sock.task_id;
+		ev->op = r->sock.op;
+		ev->sk = r->sock.sk;
+		ev->ino = r->sock.ino;
+		ev->ret = r->sock.ret;
+		ev->fd = r->sock.fd;
+		ev->family = r->sock.family;
+		ev->proto = r->sock.proto;
+		ev->sock_type = r->sock.type;
+		ev->lport = r->sock.lport;
+		ev->rport = r->sock.rport;
+		ev->laddr.len = sizeof(r->sock.laddr);
+		ev->laddr.data = (uint8_t *)r->sock.laddr;
+		ev->raddr.len = sizeof(r->sock.raddr);
+		ev->raddr.data = (uint8_t *)r->sock.raddr;
+		break;
+	case AS_EV_SOCK_OP:
+		ev->task_id = r->sock_op.task_id;
+		ev->op = r->sock_op.op;
+		ev->ino = r->sock_op.ino;
+		ev->ret = r->sock_op.ret;
+		ev->fd = r->sock_op.fd;
+		break;
+	case AS_EV_RUNTIME:
+		ev->op = r->rt.phase;
+		ev->ret = r->rt.value;
+		break;
 	default:	/* AS_EV_COMPLETE, AS_EV_SHUTDOWN, AS_EV_SCHEDULE */
 		ev->task_id = r->task.task_id;
 		ev->flags = r->task.flags;
@@ -138,6 +166,43 @@ int rec_event__to_record(const Asyncscope__Event *ev, union as_record *out, size
 		out->spawn.file_len = (__u32)ev->file.len;
 		if (ev->file.len)
 			memcpy(out->spawn.file, ev->file.data, ev->file.len);
+		break;
+	case AS_EV_SOCK:
+		if (ev->op > 0xffff || ev->family > 0xffff || ev->proto > 0xffff ||
+		    ev->sock_type > 0xffff || ev->lport > 0xffff || ev->rport > 0xffff ||
+		    (ev->laddr.len && ev->laddr.len != sizeof(out->sock.laddr)) ||
+		    (ev->raddr.len && ev->raddr.len != sizeof(out->sock.raddr)))
+			return -EINVAL;
+		out->sock.task_id = ev->task_id;
+		out->sock.op = (__u16)ev->op;
+		out->sock.sk = ev->sk;
+		out->sock.ino = ev->ino;
+		out->sock.ret = ev->ret;
+		out->sock.fd = ev->fd;
+		out->sock.family = (__u16)ev->family;
+		out->sock.proto = (__u16)ev->proto;
+		out->sock.type = (__u16)ev->sock_type;
+		out->sock.lport = (__u16)ev->lport;
+		out->sock.rport = (__u16)ev->rport;
+		if (ev->laddr.len)
+			memcpy(out->sock.laddr, ev->laddr.data, sizeof(out->sock.laddr));
+		if (ev->raddr.len)
+			memcpy(out->sock.raddr, ev->raddr.data, sizeof(out->sock.raddr));
+		break;
+	case AS_EV_SOCK_OP:
+		if (ev->op > 0xffff || ev->ret < INT32_MIN || ev->ret > INT32_MAX)
+			return -EINVAL;
+		out->sock_op.task_id = ev->task_id;
+		out->sock_op.op = (__u16)ev->op;
+		out->sock_op.ino = ev->ino;
+		out->sock_op.ret = (__s32)ev->ret;
+		out->sock_op.fd = ev->fd;
+		break;
+	case AS_EV_RUNTIME:
+		if (ev->ret < INT32_MIN || ev->ret > INT32_MAX)
+			return -EINVAL;
+		out->rt.phase = ev->op;
+		out->rt.value = (__s32)ev->ret;
 		break;
 	default:
 		out->task.task_id = ev->task_id;

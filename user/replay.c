@@ -4,12 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include "correlator.h"
+#include "io_stats.h"
 #include "replay.h"
 
 void replay__free(struct replay *r)
 {
 	if (!r)
 		return;
+	io_stats__free(r->io);
 	correlator__free(r->corr);
 	free(r->exe);
 	free(r->tokio_version);
@@ -79,6 +81,7 @@ int replay__reader(struct rec_reader *rd, const struct replay_opts *opts, struct
 		   char *errbuf, size_t errlen)
 {
 	struct correlator_opts copts = { .sz = sizeof(copts) };
+	struct io_stats_opts iopts = { .sz = sizeof(iopts) };
 	struct replay *r;
 	struct rec_item it;
 	uint64_t events = 0;
@@ -90,13 +93,22 @@ int replay__reader(struct rec_reader *rd, const struct replay_opts *opts, struct
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	if (opts)
+	if (opts) {
 		copts.max_tasks = opts->max_tasks;
+		iopts.max_tasks = opts->max_tasks;
+	}
 	r->corr = correlator__new(&copts);
 	if (!r->corr) {
 		err = -errno;
 		goto fail;
 	}
+	iopts.corr = r->corr;
+	r->io = io_stats__new(&iopts);
+	if (!r->io) {
+		err = -errno;
+		goto fail;
+	}
+	r->meta.io = r->io;
 	while ((n = rec_reader__next(rd, &it)) > 0) {
 		switch (it.kind) {
 		case REC_ITEM_HEADER:
@@ -108,6 +120,8 @@ int replay__reader(struct rec_reader *rd, const struct replay_opts *opts, struct
 		case REC_ITEM_EVENT:
 			events++;
 			err = correlator__feed(r->corr, it.record, it.record_size);
+			if (err != -ENOMEM)
+				err = io_stats__feed(r->io, it.record, it.record_size);
 			err = err == -ENOMEM ? err : 0;
 			break;
 		case REC_ITEM_TRAILER:

@@ -17,6 +17,7 @@
 #include "report.h"
 
 struct correlator;
+struct io_stats;
 
 typedef int (*replay_item_fn)(void *ctx, const struct rec_item *it);
 
@@ -29,6 +30,7 @@ struct replay_opts {
 
 struct replay {
 	struct correlator *corr;
+	struct io_stats *io;		/* sockets, waits, wake sources (meta.io) */
 	struct report_meta meta;	/* for out_table / out_json */
 	uint64_t counters[AS_CNT_NR];
 	int complete;			/* the trailer was read */

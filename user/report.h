@@ -11,6 +11,7 @@
 
 struct correlator;
 struct as_task;
+struct io_stats;
 
 struct report_meta {
 	uint32_t pid;			/* the traced process */
@@ -26,6 +27,7 @@ struct report_meta {
 	const uint64_t *counters;
 	uint64_t received;		/* records handed to the correlator */
 	int target_exited;		/* the process exited while traced */
+	const struct io_stats *io;	/* sockets, waits, wake sources; NULL or empty: none traced */
 };
 
 /* Helpers the outputs share, so that the table and the JSON agree. */

@@ -29,6 +29,7 @@
 #include "array.h"
 #include "asyncscope.h"
 #include "idx_map.h"
+#include "io_stats.h"
 #include "timeline.h"
 
 _Static_assert(sizeof(struct tl_poll) == 32, "tl_poll size");
@@ -60,6 +61,10 @@ struct timeline {
 
 	struct tl_wake *wakes;
 	size_t nr_wakes, cap_wakes;
+
+	struct io_stats *io;		/* borrowed: wake sources, socket resources */
+	struct tl_sock *socks;
+	size_t nr_socks, cap_socks;
 
 	struct tl_thread *threads;
 	size_t nr_threads, cap_threads;
@@ -391,7 +396,7 @@ static int on_waker(struct timeline *tl, const struct as_ev_waker *e)
 {
 	uint32_t task, thread;
 	struct tl_wake *w;
-	int err;
+	int err, src;
 
 	err = task_get(tl, e->h.pid, e->task_id, e->type_idx, e->h.ts_ns, &task);
 	if (err || e->op == AS_WAKER_CLONE || e->op == AS_WAKER_DROP)
@@ -410,6 +415,34 @@ static int on_waker(struct timeline *tl, const struct as_ev_waker *e)
 		.ts_ns = e->h.ts_ns, .waker_id = e->cur_task_id, .task = task, .thread = thread,
 		.flags = (e->op == AS_WAKE_BY_REF ? TL_WAKE_BY_REF : 0) |
 			 (e->cur_task_id == e->task_id ? TL_WAKE_SELF : 0),
+	};
+	src = tl->io ? io_stats__last_wake_source(tl->io) : -1;
+	if (src >= 0 && src < WAKE_SRC__NR)
+		w->flags |= (uint32_t)(src + 1) << TL_WAKE_SRC_SHIFT;
+	return 0;
+}
+
+int tl_wake__source(const struct tl_wake *w)
+{
+	return (int)((w->flags & TL_WAKE_SRC_MASK) >> TL_WAKE_SRC_SHIFT) - 1;
+}
+
+static int on_sock(struct timeline *tl, const struct as_ev_sock *e)
+{
+	long res = tl->io ? io_stats__last_resource(tl->io) : -1;
+	uint32_t thread;
+	int err;
+
+	err = thread_get(tl, e->h.pid, e->h.tid, &thread);
+	if (!err)
+		err = array__grow((void **)&tl->socks, &tl->cap_socks, tl->nr_socks + 1,
+				  sizeof(*tl->socks));
+	if (err)
+		return err;
+	tl->socks[tl->nr_socks++] = (struct tl_sock){
+		.ts_ns = e->h.ts_ns, .task_id = e->task_id, .ret = e->ret, .pid = e->h.pid,
+		.task = TL_NONE, .thread = thread, .res = res >= 0 ? (uint32_t)res : TL_NONE,
+		.fd = e->fd, .op = e->op,
 	};
 	return 0;
 }
@@ -495,6 +528,10 @@ static int validate(const void *rec, unsigned int type)
 
 		return !e->task_id || e->file_len > AS_LOC_FILE_MAX ? -EINVAL : 0;
 	}
+	case AS_EV_SOCK:
+	case AS_EV_SOCK_OP:
+	case AS_EV_RUNTIME:
+		return 0;
 	default:
 		return ((const struct as_ev_task *)rec)->task_id ? 0 : -EINVAL;
 	}
@@ -517,11 +554,18 @@ int timeline__feed(struct timeline *tl, const void *data, size_t size)
 		struct as_ev_waker waker;
 		struct as_ev_spawn spawn;
 		struct as_ev_task task;
+		struct as_ev_sock sock;
+		struct as_ev_sock_op sock_op;
 	} rec;
-	int min;
+	int min, err;
 
 	if (tl->finished)
 		return -EBUSY;
+	if (tl->io) {
+		err = io_stats__feed(tl->io, data, size);
+		if (err == -ENOMEM)
+			return err;
+	}
 	tl->stats.records++;
 	if (!data || size < sizeof(rec.h))
 		goto malformed;
@@ -547,6 +591,19 @@ int timeline__feed(struct timeline *tl, const void *data, size_t size)
 	case AS_EV_SPAWN:
 		note_times(tl, rec.h.ts_ns, rec.h.ts_ns);
 		return on_spawn(tl, &rec.spawn);
+	case AS_EV_SOCK:
+		note_times(tl, rec.h.ts_ns, rec.h.ts_ns);
+		return on_sock(tl, &rec.sock);
+	case AS_EV_SOCK_OP: {
+		struct as_ev_sock e = { .h = rec.sock_op.h, .task_id = rec.sock_op.task_id,
+					.ino = rec.sock_op.ino, .ret = rec.sock_op.ret,
+					.fd = rec.sock_op.fd, .op = rec.sock_op.op };
+
+		note_times(tl, rec.h.ts_ns, rec.h.ts_ns);
+		return on_sock(tl, &e);
+	}
+	case AS_EV_RUNTIME:
+		return 0;	/* read by io_stats only */
 	default:
 		note_times(tl, rec.h.ts_ns, rec.h.ts_ns);
 		return on_task_event(tl, &rec.task);
@@ -884,7 +941,8 @@ static size_t end_running(struct timeline *tl, const struct tl_task *t, struct t
  */
 static size_t task_settle(struct timeline *tl, struct tl_task *t, size_t src, size_t n, size_t dst)
 {
-	struct tl_poll *p = &tl->polls[src];
+	/* no polls at all: polls is NULL, and even NULL + 0 is undefined */
+	struct tl_poll *p = tl->polls ? tl->polls + src : NULL;
 	uint64_t close, limit;
 	size_t i, kept = 0, closing;
 
@@ -901,7 +959,7 @@ static size_t task_settle(struct timeline *tl, struct tl_task *t, size_t src, si
 		}
 		tl->polls[dst + kept++] = p[i];
 	}
-	p = &tl->polls[dst];
+	p = tl->polls ? tl->polls + dst : NULL;
 	for (i = 0; i < kept; i++) {
 		limit = i + 1 < kept ? p[i + 1].start_ns : t->closed_ns;
 		if (p[i].end_ns > limit && limit >= p[i].start_ns) {
@@ -1065,6 +1123,12 @@ int timeline__finish(struct timeline *tl, uint64_t end_ns)
 
 	for (i = 0; i < tl->nr_tasks; i++)
 		task_walk(tl, &tl->tasks[i], link_step, tl);
+	for (i = 0; i < tl->nr_socks; i++) {
+		struct tl_sock *so = &tl->socks[i];
+		long t = so->task_id ? task_find(tl, so->pid, so->task_id) : -1;
+
+		so->task = t >= 0 ? (uint32_t)t : TL_NONE;
+	}
 	tl->finished = true;
 	return 0;
 }
@@ -1155,6 +1219,7 @@ void timeline__free(struct timeline *tl)
 	free(tl->polls);
 	free(tl->thread_order);
 	free(tl->wakes);
+	free(tl->socks);
 	free(tl->threads);
 	free(tl->procs);
 	free(tl->types);
@@ -1164,6 +1229,26 @@ void timeline__free(struct timeline *tl)
 	idx_map__release(&tl->type_map);
 	idx_map__release(&tl->loc_map);
 	free(tl);
+}
+
+void timeline__set_io(struct timeline *tl, struct io_stats *io)
+{
+	tl->io = io;
+}
+
+const struct io_stats *timeline__io(const struct timeline *tl)
+{
+	return tl->io;
+}
+
+size_t timeline__nr_socks(const struct timeline *tl)
+{
+	return tl->nr_socks;
+}
+
+const struct tl_sock *timeline__sock(const struct timeline *tl, size_t idx)
+{
+	return idx < tl->nr_socks ? &tl->socks[idx] : NULL;
 }
 
 int timeline__is_finished(const struct timeline *tl)

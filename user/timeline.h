@@ -22,7 +22,9 @@
  *    creation, to the poll that ran it;
  *  - flows: spawn -> first poll, and wake -> the poll it caused (the wake
  *    that made the task runnable);
- *  - wakes (wake_by_val / wake_by_ref), self-wakes flagged.
+ *  - wakes (wake_by_val / wake_by_ref), self-wakes flagged, with their
+ *    source (io_stats.h) when given an io_stats;
+ *  - socket operations, with the task and the socket (resource) they were of.
  *
  * Records are untrusted: short, oversized, unknown or inconsistent records
  * are counted in struct timeline_stats and never crash it.  Records may
@@ -61,6 +63,9 @@ struct tl_poll {
 #define TL_WAKE_BY_REF		(1u << 0)	/* wake_by_ref (else wake_by_val) */
 #define TL_WAKE_SELF		(1u << 1)	/* from inside the woken task's own poll */
 #define TL_WAKE_CAUSED		(1u << 2)	/* made the task runnable: a flow to the poll */
+/* bits 3-5: the wake's enum wake_source + 1 (user/io_stats.h), 0 when unknown */
+#define TL_WAKE_SRC_SHIFT	3
+#define TL_WAKE_SRC_MASK	(7u << TL_WAKE_SRC_SHIFT)
 
 struct tl_wake {
 	uint64_t ts_ns;
@@ -68,6 +73,23 @@ struct tl_wake {
 	uint32_t task;		/* the woken task: timeline__task() index */
 	uint32_t thread : 24;	/* the waking thread */
 	uint32_t flags : 8;	/* TL_WAKE_* */
+};
+
+/* The wake's enum wake_source, -1 when unknown (no io_stats, see timeline__set_io). */
+int tl_wake__source(const struct tl_wake *w);
+
+/* A socket operation (AS_EV_SOCK): lengths and addresses only. */
+struct tl_sock {
+	uint64_t ts_ns;
+	uint64_t task_id;	/* the task polled when it happened, 0 if none */
+	int64_t ret;		/* bytes, the new fd (accept) or -errno */
+	uint32_t pid;
+	uint32_t task;		/* after finish: timeline__task() index, TL_NONE if none */
+	uint32_t thread;	/* timeline__thread() index */
+	uint32_t res;		/* io_stats__resource() index, TL_NONE without io_stats */
+	int32_t fd;
+	uint16_t op;		/* enum as_sock_op */
+	uint16_t pad;
 };
 
 /* struct tl_task.flags */
@@ -130,7 +152,7 @@ struct tl_seg {
 
 struct timeline_stats {
 	uint64_t records;		/* records fed */
-	uint64_t by_type[8];		/* accepted, by enum as_event_type */
+	uint64_t by_type[16];		/* accepted, by enum as_event_type */
 	uint64_t malformed;		/* short, wrong size, unknown type, zero fields */
 	uint64_t duplicates;		/* a second spawn or completion of a task */
 	uint64_t after_close;		/* polls started after their task closed: dropped */
@@ -150,6 +172,15 @@ int timeline__set_type(struct timeline *tl, uint32_t pid, uint32_t type_idx, con
 		       uint32_t kind);
 /* tokio's next task id at attach: tasks from it on were spawned while traced (correlator.h). */
 int timeline__set_first_id(struct timeline *tl, uint32_t pid, uint64_t first_id);
+/*
+ * Sockets and wake sources: every record fed from now on is fed to io
+ * first, which classifies wakes (tl_wake__source) and names the socket of
+ * each operation (tl_sock.res).  io must outlive the timeline's use.
+ */
+struct io_stats;
+void timeline__set_io(struct timeline *tl, struct io_stats *io);
+const struct io_stats *timeline__io(const struct timeline *tl);	/* NULL if none */
+
 /* CLOCK_REALTIME - CLOCK_MONOTONIC, for wall-clock times in the viewers. */
 void timeline__set_realtime_offset(struct timeline *tl, int64_t offset_ns);
 
@@ -198,6 +229,10 @@ size_t timeline__poll_by_thread(const struct timeline *tl, size_t k);
 /* Wakes grouped by woken task, in time order within each task. */
 size_t timeline__nr_wakes(const struct timeline *tl);
 const struct tl_wake *timeline__wake(const struct timeline *tl, size_t idx);
+
+/* Socket operations, in the order they were fed (each thread's in time order). */
+size_t timeline__nr_socks(const struct timeline *tl);
+const struct tl_sock *timeline__sock(const struct timeline *tl, size_t idx);
 
 /* The future type's name of a task (NULL if unknown). */
 const char *timeline__type_name(const struct timeline *tl, uint32_t pid, uint32_t type_idx);

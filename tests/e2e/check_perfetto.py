@@ -196,7 +196,8 @@ class Trace:
             self.flow_src[fid] += 1
         for fid in ev.get("terminating_flow_ids", ()):
             self.flow_dst[fid] += 1
-        rec = {"name": name, "cat": cats[0] if cats else None, "anns": anns}
+        rec = {"name": name, "cat": cats[0] if cats else None, "anns": anns,
+               "flows": list(ev.get("flow_ids", ()))}
         self.events[num(ev, "track_uuid", 0)].append(
             (ts, self.packets, one(ev, "type", "TYPE_UNSPECIFIED"), rec))
 

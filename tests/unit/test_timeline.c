@@ -431,6 +431,33 @@ static void test_close_and_origin(void **state)
 	timeline__free(tl);
 }
 
+/*
+ * Tasks and not one poll (spawns and wakes only): they live to the end.
+ * There were no polls to settle, and finish once did NULL + 0 (undefined;
+ * clang's UBSan stops there, gcc's does not check it: make SAN=1 CC=clang):
+ * tests/fuzz/regress/events.
+ */
+static void test_no_polls(void **state)
+{
+	struct timeline *tl = fresh();
+	struct tr_list l = { .n = 0 };
+	const struct tl_task *t;
+
+	(void)state;
+	tr_spawn(&l, 10, 1, 0, TR_TYPE_A, 100);
+	tr_waker(&l, 12, 1, 0, AS_WAKE_BY_VAL, 150);
+	for (int i = 0; i < l.n; i++)
+		assert_int_equal(timeline__feed(tl, &l.rec[i], l.rec[i].h.size), 0);
+	assert_int_equal(timeline__finish(tl, 300), 0);
+	assert_int_equal(timeline__nr_polls(tl), 0);
+	assert_int_equal(timeline__nr_tasks(tl), 1);
+	t = timeline__task(tl, 0);
+	assert_int_equal(t->nr_polls, 0);
+	assert_int_equal(t->closed_ns, 300);
+	assert_false(t->flags & TL_TASK_CLOSED);
+	timeline__free(tl);
+}
+
 /* Names become valid UTF-8 without control characters; misuse is refused. */
 static void test_names_and_misuse(void **state)
 {
@@ -466,6 +493,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_matches_correlator, setup, teardown),
 		cmocka_unit_test(test_clipping),
 		cmocka_unit_test(test_close_and_origin),
+		cmocka_unit_test(test_no_polls),
 		cmocka_unit_test(test_names_and_misuse),
 	};
 

@@ -14,8 +14,10 @@ CFLAGS		+= -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE
 INCLUDES	:= -I$(OUTPUT) -I$(OUTPUT)/proto -Ibpf -Iuser
 LDLIBS		:= -lbpf -lelf -lz -lcapstone -liberty -lprotobuf-c
 
+# sanitizer build (tests): UBSan must stop at its first report, or a test
+# that hits undefined behaviour would still pass
 ifeq ($(SAN),1)
-CFLAGS		+= -fsanitize=address,undefined -fno-omit-frame-pointer
+CFLAGS		+= -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS		+= -fsanitize=address,undefined
 endif
 
@@ -86,7 +88,8 @@ $(OUTPUT)/user/%.o: user/%.c $(SKELS) $(PROTO_C) | $(OUTPUT)/user
 # unit tests (cmocka, no root): each links against the library objects
 $(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
 	$(call msg,TEST-CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests/unit -MMD -MP $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests/unit -DFIXTURE_DIR='"$(FIXTURE_DIR)"' -MMD -MP $(LDFLAGS) \
+		-o $@ $< $(LIB_OBJS) $(LDLIBS) -lcmocka
 
 -include $(wildcard $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d)
 
@@ -114,7 +117,12 @@ test-bpf: $(BPF_TEST_BINS)
 test-e2e: $(BIN) targets
 	@ASYNCSCOPE=$(abspath $(BIN)) E2E_OUTPUT=$(abspath $(OUTPUT)) bash tests/e2e/run.sh
 
-test: test-unit test-bpf test-e2e
+test: test-unit test-bpf fuzz-regress test-e2e
+
+# soak (root): a server under load traced for SOAK_SECONDS (default 600): memory flat, counts exact
+.PHONY: soak
+soak: $(BIN) targets
+	@ASYNCSCOPE=$(abspath $(BIN)) E2E_OUTPUT=$(abspath $(OUTPUT)) bash tests/soak.sh $(or $(SOAK_SECONDS),600)
 
 targets:
 	@bash tests/targets/build.sh
@@ -124,6 +132,7 @@ demo: $(BIN) targets
 
 # benchmarks (bench/bench.mk): ratios measured side by side in one run (root)
 include bench/bench.mk
+include tests/fuzz/fuzz.mk
 
 format:
 	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c

@@ -8,7 +8,7 @@ pkgs=(
 	libbpf-dev bpftool libelf-dev zlib1g-dev
 	protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
 	libcmocka-dev libiberty-dev libcapstone-dev
-	python3
+	python3 strace wrk
 	# the Rust test targets build offline from Debian's crate sources
 	librust-tokio-dev librust-tokio-macros-dev librust-hyper-dev
 	librust-tracing-dev librust-tracing-subscriber-dev

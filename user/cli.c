@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,7 +25,11 @@ int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	unsigned long long v;
 	char *end;
 
-	if (!s || !*s || *s == '-')
+	/*
+	 * A digit first: strtoull skips leading blanks and takes a sign, so
+	 * " -1" would be 2^64 - 1, and a check on s[0] alone misses it.
+	 */
+	if (!s || !isdigit((unsigned char)*s))
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 0);
@@ -41,7 +47,8 @@ static int parse_scaled(const char *s, const char *const units[], const double s
 	char *end;
 	double v;
 
-	if (!s || !*s || *s == '-')
+	/* a digit or a point first: no blanks, signs, "inf" or "nan" (as parse_u64) */
+	if (!s || !(isdigit((unsigned char)*s) || *s == '.'))
 		return -EINVAL;
 	errno = 0;
 	v = strtod(s, &end);
@@ -103,6 +110,11 @@ FILE *open_output(const char *path, int force)
 
 	fd = open(path, flags, 0600);
 	if (fd < 0) {
+		struct stat st;
+
+		/* O_EXCL fails a symbolic link with EEXIST: --force would not help */
+		if (errno == EEXIST && !lstat(path, &st) && S_ISLNK(st.st_mode))
+			errno = ELOOP;
 		if (errno == EEXIST)
 			pr_warn("output file '%s' exists: use --force to overwrite it\n", path);
 		else if (errno == ELOOP)

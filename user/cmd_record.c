@@ -18,6 +18,7 @@
 #include "control.h"
 #include "correlator.h"
 #include "hooks.h"
+#include "io_stats.h"
 #include "loader.h"
 #include "log.h"
 #include "out_json.h"
@@ -25,6 +26,7 @@
 #include "flight_ring.h"
 #include "rec_session.h"
 #include "report.h"
+#include "sock_loader.h"
 #include "target.h"
 
 #define DRAIN_INTERVAL_MS 10
@@ -41,6 +43,7 @@ struct record_opts {
 	uint64_t max_tasks;
 	int json;
 	int force;
+	int no_io;			/* --no-io: no socket and wake-source records */
 };
 
 struct record {
@@ -48,6 +51,8 @@ struct record {
 	struct target *tgt;
 	struct tracer *tracer;
 	struct correlator *corr;	/* NULL in flight-recorder mode: nothing is correlated live */
+	struct sock_tracer *sock;	/* socket and runtime-phase records; NULL if they cannot load */
+	struct io_stats *io;		/* with corr: what tasks wait on */
 	struct rec_session *rec;	/* NULL without -o or --flight-recorder */
 	struct control *ctl;		/* flight recorder: 'asyncscope dump' asks here */
 	int rec_err;			/* the recording failed (reported once) */
@@ -66,7 +71,7 @@ struct record {
 static const char usage[] =
 	"usage: asyncscope record -p PID [-d DURATION] [--json] [-o FILE] [--force]\n"
 	"                         [--flight-recorder [AGE,]SIZE] [--dump-dir DIR]\n"
-	"                         [--hooks SPEC] [--ringbuf-size SIZE] [--max-tasks N] [-v]\n"
+	"                         [--hooks SPEC] [--ringbuf-size SIZE] [--max-tasks N] [--no-io] [-v]\n"
 	"\n"
 	"Attach to the tokio process PID, trace its tasks until DURATION passes, Ctrl-C,\n"
 	"or the process exits, detach, and print the tasks as tokio-console shows them.\n"
@@ -86,6 +91,7 @@ static const char usage[] =
 	"                         (names and costs: asyncscope inspect -p PID)\n"
 	"      --ringbuf-size S   ring buffer size, a power of two (default 16M)\n"
 	"      --max-tasks N      keep at most N tasks (default: no limit)\n"
+	"      --no-io            no socket operations, waits and wake sources\n"
 	"  -v, --verbose          more messages on stderr (repeat for more)\n";
 
 static int parse_args(int argc, char **argv, struct record_opts *o)
@@ -101,6 +107,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		{ "dump-dir", required_argument, NULL, 'D' },
 		{ "ringbuf-size", required_argument, NULL, 'R' },
 		{ "max-tasks", required_argument, NULL, 'M' },
+		{ "no-io", no_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -172,6 +179,9 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 				return -EINVAL;
 			}
 			break;
+		case 'N':
+			o->no_io = 1;
+			break;
 		case 'v':
 			log_verbosity++;
 			break;
@@ -209,7 +219,10 @@ static int on_record(void *ctx, const void *data, size_t size)
 	r->received++;
 	if (r->rec && !r->rec_err)
 		r->rec_err = rec_session__add(r->rec, data, size);
-	return r->corr ? correlator__feed(r->corr, data, size) : 0;
+	if (!r->corr)
+		return 0;
+	correlator__feed(r->corr, data, size);
+	return r->io ? io_stats__feed(r->io, data, size) : 0;
 }
 
 static void on_frame(void *ctx, uint32_t pid, uint32_t tid, const struct as_poll_frame *f)
@@ -267,10 +280,15 @@ static uint64_t read_first_id(struct record *r)
 static int setup_correlator(struct record *r)
 {
 	struct correlator_opts copts = { .sz = sizeof(copts), .max_tasks = r->o.max_tasks };
+	struct io_stats_opts iopts = { .sz = sizeof(iopts), .max_tasks = r->o.max_tasks };
 	const struct tokio_bin *tb = r->tgt->bin;
 
 	r->corr = correlator__new(&copts);
 	if (!r->corr)
+		return -errno;
+	iopts.corr = r->corr;
+	r->io = io_stats__new(&iopts);
+	if (!r->io)
 		return -errno;
 	correlator__set_process(r->corr, r->o.pid, r->tgt->comm);
 	for (size_t i = 0; i < tb->nr_vtables; i++) {
@@ -281,6 +299,33 @@ static int setup_correlator(struct record *r)
 				     blocking ? AS_TASK_BLOCKING : AS_TASK_ASYNC);
 	}
 	return 0;
+}
+
+/* Sockets, waits and wake sources: best effort, tasks are traced without them. */
+static void setup_io(struct record *r)
+{
+	struct sock_tracer_opts so = {
+		.sz = sizeof(so),
+		.events_fd = tracer__map_fd(r->tracer, "events"),
+		.counters_fd = tracer__map_fd(r->tracer, "counters"),
+		.threads_fd = tracer__map_fd(r->tracer, "threads"),
+	};
+	int err;
+
+	if (r->o.no_io)
+		return;
+	r->sock = sock_tracer__new(&so);
+	if (!r->sock) {
+		pr_warn("io: no socket tracing (%s): tasks are traced without it\n", strerror(errno));
+		return;
+	}
+	err = sock_tracer__add_process(r->sock, r->o.pid, r->tgt->exe_path, r->tgt->exe_path);
+	if (err) {
+		pr_warn("io: no socket tracing for pid %u (%s): tasks are traced without it\n",
+			r->o.pid, strerror(-err));
+		sock_tracer__free(r->sock);
+		r->sock = NULL;
+	}
 }
 
 static int setup(struct record *r)
@@ -324,6 +369,7 @@ static int setup(struct record *r)
 			pr_warn("pid %u exited before it could be attached\n", r->o.pid);
 		return rc == -EPERM ? EXIT_PRIVILEGE : EXIT_TARGET;
 	}
+	setup_io(r);
 	r->start_ns = now_ns();
 	first_id = read_first_id(r);
 	if (first_id && r->corr)
@@ -382,6 +428,7 @@ static void run(struct record *r)
 		{ .fd = r->ctl ? control__fd(r->ctl) : -1, .events = POLLIN },
 	};
 	uint64_t deadline = r->o.duration_ns ? r->start_ns + r->o.duration_ns : 0;
+	char exe[PATH_MAX];
 
 	for (;;) {
 		int n = poll(pfd, 3, DRAIN_INTERVAL_MS);
@@ -396,6 +443,13 @@ static void run(struct record *r)
 			fprintf(stderr, "asyncscope: pid %u exited: reporting what was traced\n", r->o.pid);
 			break;
 		}
+		/* an exec ends the traced program as surely as an exit; the process runs on */
+		if (target__execed(r->tgt, exe, sizeof(exe))) {
+			r->exited = 1;
+			fprintf(stderr, "asyncscope: pid %u exec'd %s: the traced program is gone; reporting what was traced\n",
+				r->o.pid, exe);
+			break;
+		}
 		if (n > 0 && (pfd[2].revents & POLLIN))
 			control__handle(r->ctl, on_control_dump, r);
 		if (deadline && now_ns() >= deadline)
@@ -407,6 +461,7 @@ static void stop(struct record *r)
 {
 	r->end_ns = now_ns();
 	tracer__stop_process(r->tracer, r->o.pid);
+	sock_tracer__stop_process(r->sock, r->o.pid);
 	/* what was submitted before the stop is still in the ring buffer */
 	tracer__drain(r->tracer);
 	collect_in_progress(r);
@@ -423,6 +478,7 @@ static void detach(struct record *r)
 		fprintf(stderr, "asyncscope: removing %zu probes from pid %u (the kernel takes ~0.1 s each)\n",
 			n, r->o.pid);
 	tracer__remove_process(r->tracer, r->o.pid);
+	sock_tracer__remove_process(r->sock, r->o.pid);
 	tracer__forget_threads(r->tracer, r->o.pid);
 	fprintf(stderr, "asyncscope: detached from pid %u\n", r->o.pid);
 }
@@ -453,6 +509,7 @@ static int report(struct record *r)
 		.counters = counters,
 		.received = r->received,
 		.target_exited = r->exited,
+		.io = r->io,
 	};
 	int err = finish_recording(r, counters);
 
@@ -531,7 +588,9 @@ cleanup:
 		unlink(r.o.output);	/* never attached: leave no empty file behind */
 	control__free(r.ctl);
 	rec_session__free(r.rec);
+	sock_tracer__free(r.sock);
 	tracer__free(r.tracer);
+	io_stats__free(r.io);
 	correlator__free(r.corr);
 	target__free(r.tgt);
 	free(r.frames);

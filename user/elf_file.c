@@ -496,7 +496,8 @@ const void *elf_file__ptr(const struct elf_file *ef, uint64_t vaddr, size_t len)
 	rel = vaddr - s->vaddr;
 	if (len > s->filesz || rel > s->filesz - len)
 		return NULL;
-	if (s->off + rel + len > ef->rawsz)
+	/* p_offset is the file's word: off + rel + len may wrap past 2^64 */
+	if (s->off > ef->rawsz || rel + len > ef->rawsz - s->off)
 		return NULL;
 	return ef->raw + s->off + rel;
 }

@@ -6,14 +6,20 @@
 #ifndef ASYNCSCOPE_TARGET_H
 #define ASYNCSCOPE_TARGET_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "tokio_bin.h"
 
 struct target {
 	uint32_t pid;
 	int pidfd;			/* readable when the process exits */
+	int memfd;			/* /proc/PID/mem of the address space analysed, or -1 */
+	int memfd_err;			/* why not: -errno */
+	uint64_t exe_dev, exe_ino;	/* the executable analysed */
 	char comm[32];			/* /proc/PID/comm */
-	char exe_path[64];		/* "/proc/PID/exe": resolves to the mapped inode */
+	int exefd;			/* the executable analysed, opened once */
+	char exe_path[64];		/* "/proc/self/fd/<exefd>": analyse and attach through it */
+	char proc_exe[64];		/* "/proc/PID/exe": what the process runs now */
 	char *exe_path_resolved;	/* where that link points, for people */
 	struct tokio_bin *bin;
 	uint64_t bias;			/* runtime address = ELF vaddr + bias */
@@ -26,6 +32,13 @@ struct target {
  */
 int target__open_pid(uint32_t pid, struct target **out);
 void target__free(struct target *t);
+
+/*
+ * The process still runs but exec'd another program (or itself again): the
+ * address space analysed is gone.  false while it runs the program analysed,
+ * and when it exited (the pidfd says that).  exe: the new executable.
+ */
+bool target__execed(const struct target *t, char *exe, size_t size);
 
 /* Read a u64 of the live process at an ELF vaddr of its binary; 0 or -errno. */
 int target__read_u64(const struct target *t, uint64_t vaddr, uint64_t *out);

@@ -20,9 +20,13 @@
 
 #include "elf_file.h"
 
-#define FIX_LEGACY	".output/fixtures/tokio_legacy"
-#define FIX_NOPIE	".output/fixtures/tokio_nopie"
-#define FIX_STRIPPED	".output/fixtures/tokio_legacy.stripped"
+/* the Makefile passes $(OUTPUT)/fixtures */
+#ifndef FIXTURE_DIR
+#define FIXTURE_DIR	".output/fixtures"
+#endif
+#define FIX_LEGACY	FIXTURE_DIR "/tokio_legacy"
+#define FIX_NOPIE	FIXTURE_DIR "/tokio_nopie"
+#define FIX_STRIPPED	FIXTURE_DIR "/tokio_legacy.stripped"
 
 #define POLL_A "_ZN5tokio7runtime4task3raw4poll17h4e0a4074d5edc44fE.llvm.15880761565571571635"
 #define POLL_A_ALIAS "_ZN5tokio7runtime4task3raw4poll17h0123456789abcdefE"
@@ -261,6 +265,56 @@ static void test_addresses(void **state)
 	elf_file__free(ef);
 }
 
+/*
+ * A PT_LOAD whose p_offset is near 2^64: offset + length wrapped past the
+ * file-size check and elf_file__read() copied from before the mapping
+ * (tests/fuzz/regress/elf).  Now nothing of that segment reads.
+ */
+static void test_segment_offset_wraps(void **state)
+{
+	char tmp[] = "/tmp/asyncscope-elfXXXXXX";
+	uint64_t phoff, vaddr = 0, huge = UINT64_MAX - 7, off;
+	uint16_t phentsize, phnum;
+	struct elf_file *ef;
+	uint8_t buf[8192], b[16];
+	ssize_t n;
+	int in, out, i;
+
+	(void)state;
+	in = open(FIX_LEGACY, O_RDONLY);
+	out = mkstemp(tmp);
+	assert_true(in >= 0 && out >= 0);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		assert_int_equal(write(out, buf, n), n);
+	close(in);
+	/* the first PT_LOAD with file contents gets the huge offset */
+	assert_int_equal(pread(out, &phoff, 8, 0x20), 8);
+	assert_int_equal(pread(out, &phentsize, 2, 0x36), 2);
+	assert_int_equal(pread(out, &phnum, 2, 0x38), 2);
+	for (i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+
+		assert_int_equal(pread(out, &ph, sizeof(ph), phoff + i * phentsize), sizeof(ph));
+		if (ph.p_type != PT_LOAD || ph.p_filesz < sizeof(b))
+			continue;
+		vaddr = ph.p_vaddr;
+		assert_int_equal(pwrite(out, &huge, 8, phoff + i * phentsize +
+					offsetof(GElf_Phdr, p_offset)), 8);
+		break;
+	}
+	close(out);
+	assert_true(i < phnum);
+
+	ef = elf_file__open(tmp);
+	assert_non_null(ef);
+	assert_int_equal(elf_file__read(ef, vaddr, b, sizeof(b)), -EFAULT);
+	assert_null(elf_file__ptr(ef, vaddr, 1));
+	assert_int_equal(elf_file__vaddr_to_off(ef, vaddr, &off), 0);
+	assert_true(off == huge);
+	elf_file__free(ef);
+	unlink(tmp);
+}
+
 static void test_relocations(void **state)
 {
 	struct elf_file *ef = elf_file__open(FIX_LEGACY);
@@ -360,6 +414,7 @@ int main(void)
 		cmocka_unit_test(test_basics),
 		cmocka_unit_test(test_symbols),
 		cmocka_unit_test(test_addresses),
+		cmocka_unit_test(test_segment_offset_wraps),
 		cmocka_unit_test(test_relocations),
 		cmocka_unit_test(test_data_sections),
 	};

@@ -21,7 +21,11 @@
 #include "elf_file.h"
 #include "proc_maps.h"
 
-#define FIX_LEGACY	".output/fixtures/tokio_legacy"
+/* the Makefile passes $(OUTPUT)/fixtures */
+#ifndef FIXTURE_DIR
+#define FIXTURE_DIR	".output/fixtures"
+#endif
+#define FIX_LEGACY	FIXTURE_DIR "/tokio_legacy"
 #define POLL_A "_ZN5tokio7runtime4task3raw4poll17h4e0a4074d5edc44fE.llvm.15880761565571571635"
 #define PAGE		4096ULL
 #define BIAS		0x555555554000ULL

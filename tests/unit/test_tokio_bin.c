@@ -21,12 +21,16 @@
 #include "tokio_bin.h"
 #include "x86_site.h"
 
-#define FIX_LEGACY	".output/fixtures/tokio_legacy"
-#define FIX_NOPIE	".output/fixtures/tokio_nopie"
-#define FIX_V0		".output/fixtures/tokio_v0"
-#define FIX_STRIPPED	".output/fixtures/tokio_legacy.stripped"
-#define FIX_BAD		".output/fixtures/bad_layout"
-#define FIX_NOTOKIO	".output/fixtures/notokio"
+/* the Makefile passes $(OUTPUT)/fixtures */
+#ifndef FIXTURE_DIR
+#define FIXTURE_DIR	".output/fixtures"
+#endif
+#define FIX_LEGACY	FIXTURE_DIR "/tokio_legacy"
+#define FIX_NOPIE	FIXTURE_DIR "/tokio_nopie"
+#define FIX_V0		FIXTURE_DIR "/tokio_v0"
+#define FIX_STRIPPED	FIXTURE_DIR "/tokio_legacy.stripped"
+#define FIX_BAD		FIXTURE_DIR "/bad_layout"
+#define FIX_NOTOKIO	FIXTURE_DIR "/notokio"
 
 #define POLL_A "_ZN5tokio7runtime4task3raw4poll17h4e0a4074d5edc44fE.llvm.15880761565571571635"
 #define POLL_B "_ZN5tokio7runtime4task3raw4poll17h9d7729b4f2cfc954E"
@@ -346,7 +350,7 @@ static void test_errors(void **state)
 			  "stripped binary (tokio 1.24.2): no symbol table; stripped binaries are "
 			  "not supported yet, rebuild without strip");
 	/* stripped and no tokio at all: say "not tokio", not "rebuild without strip" */
-	expect_open_error(".output/fixtures/notokio.stripped", ESRCH,
+	expect_open_error(FIXTURE_DIR "/notokio.stripped", ESRCH,
 			  "no tokio runtime: stripped, and no tokio source path in its data");
 	expect_open_error(FIX_NOTOKIO, ESRCH, "no tokio runtime");
 	expect_open_error(FIX_BAD, EPROTO,

@@ -469,14 +469,16 @@ static void stop(struct record *r)
 		correlator__finish(r->corr, r->end_ns);
 }
 
-/* The probes go after the report: the kernel removes them ~0.1 s apiece. */
+/*
+ * The probes go after the report: without uprobe_multi links (before
+ * Linux 6.6) the kernel removes them ~0.1 s apiece.
+ */
 static void detach(struct record *r)
 {
 	size_t n = tracer__nr_links(r->tracer, r->o.pid);
 
 	if (n > 20)
-		fprintf(stderr, "asyncscope: removing %zu probes from pid %u (the kernel takes ~0.1 s each)\n",
-			n, r->o.pid);
+		fprintf(stderr, "asyncscope: removing %zu probes from pid %u\n", n, r->o.pid);
 	tracer__remove_process(r->tracer, r->o.pid);
 	sock_tracer__remove_process(r->sock, r->o.pid);
 	tracer__forget_threads(r->tracer, r->o.pid);

@@ -4,11 +4,13 @@
 set -euo pipefail
 
 pkgs=(
-	make gcc clang llvm pkg-config binutils
+	make gcc clang llvm lld pkg-config binutils
+	# libFuzzer and the sanitizer runtimes for clang (make fuzz)
+	libclang-rt-14-dev
 	libbpf-dev bpftool libelf-dev zlib1g-dev
 	protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
 	libcmocka-dev libiberty-dev libcapstone-dev
-	python3 strace wrk
+	python3 strace wrk curl
 	# the Rust test targets build offline from Debian's crate sources
 	librust-tokio-dev librust-tokio-macros-dev librust-hyper-dev
 	librust-tracing-dev librust-tracing-subscriber-dev

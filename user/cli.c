@@ -151,3 +151,17 @@ uint64_t now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
+
+/* Exit code of a replay error: the file's fault, or the system's. */
+int replay_exit_code(int err)
+{
+	switch (-err) {
+	case EBADMSG:
+	case ENODATA:
+		return EXIT_DATA;
+	case ENOMEM:
+		return EXIT_FAILURE_;
+	default:
+		return EXIT_IO;
+	}
+}

@@ -44,10 +44,8 @@ FILE *open_output(const char *path, int force);
 /* Map a tokio_bin__open/process errno to an exit code. */
 int target_exit_code(int err);
 
-struct replay;
-/* For report and convert: the exit code of a replay error; notes on stderr. */
+/* For report and convert: the exit code of a replay__file() error. */
 int replay_exit_code(int err);
-void replay_print_notes(const struct replay *r, FILE *out);
 
 uint64_t now_ns(void);	/* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns */
 

@@ -107,44 +107,8 @@ static int parse_args(int argc, char **argv, struct convert_opts *o)
 /* Every item of the recording into the timeline, beside the replay's correlator. */
 static int on_item(void *ctx, const struct rec_item *it)
 {
-	struct timeline *tl = ctx;
-	int err = 0;
+	int err = replay__timeline_item(ctx, it);
 
-	switch (it->kind) {
-	case REC_ITEM_HEADER:
-		timeline__set_realtime_offset(tl, it->header->realtime_offset_ns);
-		break;
-	case REC_ITEM_PROCESS: {
-		const Asyncscope__ProcessInfo *p = it->process;
-
-		err = timeline__set_process(tl, p->pid, p->comm);
-		for (size_t i = 0; !err && i < p->n_types; i++) {
-			const Asyncscope__TaskType *t = p->types[i];
-			int blocking = t->scheduler && !strcmp(t->scheduler, "blocking");
-
-			err = timeline__set_type(tl, p->pid, t->index,
-						 t->future_type && *t->future_type ? t->future_type : NULL,
-						 blocking ? AS_TASK_BLOCKING : AS_TASK_ASYNC);
-		}
-		if (!err && p->first_task_id)
-			err = timeline__set_first_id(tl, p->pid, p->first_task_id);
-		break;
-	}
-	case REC_ITEM_THREAD:
-		err = timeline__set_thread(tl, it->thread->pid, it->thread->tid, it->thread->name);
-		break;
-	case REC_ITEM_EVENT:
-		err = timeline__feed(tl, it->record, it->record_size);
-		break;
-	case REC_ITEM_TRAILER:
-		for (size_t i = 0; !err && i < it->trailer->n_in_progress; i++) {
-			const Asyncscope__PollInProgress *p = it->trailer->in_progress[i];
-
-			err = timeline__poll_in_progress(tl, p->pid, p->tid, p->task_id, p->type_idx,
-							 p->start_ns);
-		}
-		break;
-	}
 	/* a record the timeline refuses is counted there; running out of room is not */
 	if (err == -E2BIG)
 		pr_warn("the recording is too large to convert: more polls, wakes or threads than a timeline holds\n");
@@ -218,7 +182,7 @@ int cmd_convert(int argc, char **argv)
 			fprintf(stderr, "asyncscope: %llu records were malformed and left out\n",
 				(unsigned long long)st->malformed);
 	}
-	replay_print_notes(r, stderr);
+	replay__print_notes(r, stderr);
 	if (rc == EXIT_OK && ret)
 		rc = replay_exit_code(ret);
 cleanup:

@@ -293,10 +293,9 @@ static int setup_correlator(struct record *r)
 	correlator__set_process(r->corr, r->o.pid, r->tgt->comm);
 	for (size_t i = 0; i < tb->nr_vtables; i++) {
 		const struct task_vtable *vt = &tb->vtables[i];
-		bool blocking = vt->scheduler && !strcmp(vt->scheduler, "blocking");
 
 		correlator__set_type(r->corr, r->o.pid, i, vt->future_type,
-				     blocking ? AS_TASK_BLOCKING : AS_TASK_ASYNC);
+				     report__kind_of_scheduler(vt->scheduler));
 	}
 	return 0;
 }

@@ -80,42 +80,6 @@ static int parse_args(int argc, char **argv, struct report_opts *o)
 	return 0;
 }
 
-/* Exit code of a replay error: the file's fault, or the system's. */
-int replay_exit_code(int err)
-{
-	switch (-err) {
-	case EBADMSG:
-	case ENODATA:
-		return EXIT_DATA;
-	case ENOMEM:
-		return EXIT_FAILURE_;
-	default:
-		return EXIT_IO;
-	}
-}
-
-/* What the report alone does not say: a window, a gap, damage. */
-void replay_print_notes(const struct replay *r, FILE *out)
-{
-	if (r->window)
-		fprintf(out, "asyncscope: a flight-recorder window: %.3f s kept, %llu earlier chunks had left it; kernel totals are since attach and not compared\n",
-			r->meta.end_ns > r->window_start_ns ?
-				(double)(r->meta.end_ns - r->window_start_ns) / 1e9 : 0.0,
-			(unsigned long long)r->evicted_chunks);
-	if (r->stats.bad_events)
-		fprintf(out, "asyncscope: %llu events in the recording were not valid records and were skipped\n",
-			(unsigned long long)r->stats.bad_events);
-	if (r->complete && r->trailer_chunks != r->stats.chunks)
-		fprintf(out, "asyncscope: the trailer counts %llu chunks but %llu were read: the recording lost some\n",
-			(unsigned long long)r->trailer_chunks, (unsigned long long)r->stats.chunks);
-	else if (r->stats.missing_chunks)
-		fprintf(out, "asyncscope: %llu chunks are missing from the recording\n",
-			(unsigned long long)r->stats.missing_chunks);
-	if (r->damage)
-		fprintf(out, "asyncscope: %s; reported %llu events before it\n", r->msg,
-			(unsigned long long)r->stats.events);
-}
-
 int cmd_report(int argc, char **argv)
 {
 	struct report_opts o;
@@ -151,7 +115,7 @@ int cmd_report(int argc, char **argv)
 		pr_warn("cannot write the report to '%s': %s\n", o.output, strerror(errno));
 		rc = EXIT_IO;
 	}
-	replay_print_notes(r, stderr);
+	replay__print_notes(r, stderr);
 	if (rc == EXIT_OK && ret)
 		rc = replay_exit_code(ret);
 cleanup:

@@ -27,6 +27,7 @@
 #include "array.h"
 #include "asyncscope.h"
 #include "correlator.h"
+#include "record.h"
 #include "idx_map.h"
 
 #define MAX_SINKS		8
@@ -618,72 +619,13 @@ static int on_task_event(struct correlator *c, const struct as_ev_task *e)
 	return 0;
 }
 
-/* The checks that need the type's struct: 0 or -EINVAL. */
-static int validate(const void *rec, unsigned int type)
-{
-	const struct as_event_hdr *h = rec;
-
-	/*
-	 * bpf_ktime_get_ns() is never 0 and tokio task ids are NonZeroU64: a
-	 * zero marks a record the BPF side could not fill.
-	 */
-	if (!h->ts_ns)
-		return -EINVAL;
-	switch (type) {
-	case AS_EV_POLL: {
-		const struct as_ev_poll *e = rec;
-
-		if (!e->task_id || !e->start_ns || e->h.ts_ns < e->start_ns)
-			return -EINVAL;
-		return 0;
-	}
-	case AS_EV_WAKER: {
-		const struct as_ev_waker *e = rec;
-
-		if (!e->task_id || e->op < AS_WAKE_BY_VAL || e->op > AS_WAKER_DROP)
-			return -EINVAL;
-		return 0;
-	}
-	case AS_EV_SPAWN: {
-		const struct as_ev_spawn *e = rec;
-
-		if (!e->task_id || e->file_len > AS_LOC_FILE_MAX)
-			return -EINVAL;
-		return 0;
-	}
-	case AS_EV_SOCK:
-	case AS_EV_SOCK_OP:
-	case AS_EV_RUNTIME:
-		return 0;	/* not about task lifecycles: user/io_stats.c reads them */
-	default:
-		return ((const struct as_ev_task *)rec)->task_id ? 0 : -EINVAL;
-	}
-}
-
 int correlator__feed(struct correlator *c, const void *data, size_t size)
 {
-	/* Ring-buffer data is 8-byte aligned but a caller's buffer need not be. */
-	union {
-		struct as_event_hdr h;
-		struct as_ev_poll poll;
-		struct as_ev_waker waker;
-		struct as_ev_spawn spawn;
-		struct as_ev_task task;
-	} rec;
-	int min, err;
+	union as_record rec;
+	int err;
 
 	c->stats.records++;
-	if (!data || size < sizeof(rec.h))
-		goto malformed;
-	memcpy(&rec.h, data, sizeof(rec.h));
-	if (rec.h.size != size)
-		goto malformed;
-	min = as_event_min_size(rec.h.type);
-	if (min < 0 || size < (size_t)min)
-		goto malformed;
-	/* Larger records are a newer ABI's: the known prefix is all we read. */
-	memcpy(&rec, data, min);
-	if (validate(&rec, rec.h.type))
+	if (record__copy(data, size, &rec) || record__validate(&rec))
 		goto malformed;
 
 	c->stats.by_type[rec.h.type]++;

@@ -12,6 +12,7 @@
 #include "correlator.h"
 #include "idx_map.h"
 #include "io_stats.h"
+#include "record.h"
 
 #define ERR_AGAIN	11
 #define ERR_INPROGRESS	115
@@ -770,7 +771,6 @@ static int on_spawn(struct io_stats *s, const struct as_ev_spawn *e)
 int io_stats__feed(struct io_stats *s, const void *data, size_t size)
 {
 	union as_record rec;
-	int min;
 
 	if (!data || size < sizeof(rec.h))
 		goto malformed;
@@ -788,10 +788,8 @@ int io_stats__feed(struct io_stats *s, const void *data, size_t size)
 	default:
 		return 0;
 	}
-	min = as_event_min_size(rec.h.type);
-	if (rec.h.size != size || min < 0 || size < (size_t)min || !rec.h.ts_ns)
+	if (record__copy(data, size, &rec) || !rec.h.ts_ns)
 		goto malformed;
-	memcpy(&rec, data, (size_t)min);
 	switch (rec.h.type) {
 	case AS_EV_SOCK_OP:
 		if ((rec.sock_op.op != AS_SOCK_RECV && rec.sock_op.op != AS_SOCK_SEND) ||

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* A recording back into a correlator, the way record fed it live. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "correlator.h"
 #include "io_stats.h"
 #include "replay.h"
+#include "timeline.h"
 
 void replay__free(struct replay *r)
 {
@@ -44,11 +46,10 @@ static int on_process(struct replay *r, const Asyncscope__ProcessInfo *p)
 	err = correlator__set_process(r->corr, p->pid, p->comm);
 	for (size_t i = 0; !err && i < p->n_types; i++) {
 		const Asyncscope__TaskType *t = p->types[i];
-		int blocking = t->scheduler && !strcmp(t->scheduler, "blocking");
 
 		err = correlator__set_type(r->corr, p->pid, t->index,
 					   t->future_type && *t->future_type ? t->future_type : NULL,
-					   blocking ? AS_TASK_BLOCKING : AS_TASK_ASYNC);
+					   report__kind_of_scheduler(t->scheduler));
 	}
 	if (!err && p->first_task_id)
 		err = correlator__set_first_id(r->corr, p->pid, p->first_task_id);
@@ -177,5 +178,69 @@ int replay__file(const char *path, const struct replay_opts *opts, struct replay
 	}
 	err = replay__reader(rd, opts, out, errbuf, errlen);
 	rec_reader__free(rd);
+	return err;
+}
+
+/* What the report alone does not say: a window, a gap, damage. */
+void replay__print_notes(const struct replay *r, FILE *out)
+{
+	if (r->window)
+		fprintf(out, "asyncscope: a flight-recorder window: %.3f s kept, %llu earlier chunks had left it; kernel totals are since attach and not compared\n",
+			r->meta.end_ns > r->window_start_ns ?
+				(double)(r->meta.end_ns - r->window_start_ns) / 1e9 : 0.0,
+			(unsigned long long)r->evicted_chunks);
+	if (r->stats.bad_events)
+		fprintf(out, "asyncscope: %llu events in the recording were not valid records and were skipped\n",
+			(unsigned long long)r->stats.bad_events);
+	if (r->complete && r->trailer_chunks != r->stats.chunks)
+		fprintf(out, "asyncscope: the trailer counts %llu chunks but %llu were read: the recording lost some\n",
+			(unsigned long long)r->trailer_chunks, (unsigned long long)r->stats.chunks);
+	else if (r->stats.missing_chunks)
+		fprintf(out, "asyncscope: %llu chunks are missing from the recording\n",
+			(unsigned long long)r->stats.missing_chunks);
+	if (r->damage)
+		fprintf(out, "asyncscope: %s; reported %llu events before it\n", r->msg,
+			(unsigned long long)r->stats.events);
+}
+
+int replay__timeline_item(void *ctx, const struct rec_item *it)
+{
+	struct timeline *tl = ctx;
+	int err = 0;
+
+	switch (it->kind) {
+	case REC_ITEM_HEADER:
+		timeline__set_realtime_offset(tl, it->header->realtime_offset_ns);
+		break;
+	case REC_ITEM_PROCESS: {
+		const Asyncscope__ProcessInfo *p = it->process;
+
+		err = timeline__set_process(tl, p->pid, p->comm);
+		for (size_t i = 0; !err && i < p->n_types; i++) {
+			const Asyncscope__TaskType *t = p->types[i];
+
+			err = timeline__set_type(tl, p->pid, t->index,
+						 t->future_type && *t->future_type ? t->future_type : NULL,
+						 report__kind_of_scheduler(t->scheduler));
+		}
+		if (!err && p->first_task_id)
+			err = timeline__set_first_id(tl, p->pid, p->first_task_id);
+		break;
+	}
+	case REC_ITEM_THREAD:
+		err = timeline__set_thread(tl, it->thread->pid, it->thread->tid, it->thread->name);
+		break;
+	case REC_ITEM_EVENT:
+		err = timeline__feed(tl, it->record, it->record_size);
+		break;
+	case REC_ITEM_TRAILER:
+		for (size_t i = 0; !err && i < it->trailer->n_in_progress; i++) {
+			const Asyncscope__PollInProgress *p = it->trailer->in_progress[i];
+
+			err = timeline__poll_in_progress(tl, p->pid, p->tid, p->task_id, p->type_idx,
+							 p->start_ns);
+		}
+		break;
+	}
 	return err;
 }

@@ -58,4 +58,14 @@ int replay__reader(struct rec_reader *rd, const struct replay_opts *opts, struct
 		   char *errbuf, size_t errlen);
 void replay__free(struct replay *r);	/* NULL-safe */
 
+/* What the report alone does not say: a window, lost chunks, damage. */
+void replay__print_notes(const struct replay *r, FILE *out);
+
+/*
+ * A replay_item_fn (ctx: a struct timeline) that gives the timeline every
+ * item as convert needs it: names, records, polls still running.  Returns
+ * the timeline's error (-EINVAL for a record it refused, -ENOMEM, -E2BIG).
+ */
+int replay__timeline_item(void *ctx, const struct rec_item *it);
+
 #endif

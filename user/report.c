@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <linux/types.h>
 
 #include "asyncscope.h"
@@ -57,6 +58,11 @@ int report__sorted_tasks(const struct correlator *c, const struct as_task ***tas
 	*tasks = v;
 	*nr = n;
 	return 0;
+}
+
+uint32_t report__kind_of_scheduler(const char *scheduler)
+{
+	return scheduler && !strcmp(scheduler, "blocking") ? AS_TASK_BLOCKING : AS_TASK_ASYNC;
 }
 
 const char *report__kind_name(uint32_t kind)

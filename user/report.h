@@ -44,6 +44,9 @@ int report__sorted_tasks(const struct correlator *c, const struct as_task ***tas
 /* "async", "blocking", or NULL when unknown. */
 const char *report__kind_name(uint32_t kind);
 
+/* The task kind of a vtable's scheduler name: AS_TASK_BLOCKING for "blocking", else AS_TASK_ASYNC. */
+uint32_t report__kind_of_scheduler(const char *scheduler);
+
 /*
  * A duration as tokio-console shows it, with 3 significant digits:
  * "850ns", "1.50us", "12.3ms", "120s".  Returns buf.

@@ -30,6 +30,7 @@
 #include "asyncscope.h"
 #include "idx_map.h"
 #include "io_stats.h"
+#include "record.h"
 #include "timeline.h"
 
 _Static_assert(sizeof(struct tl_poll) == 32, "tl_poll size");
@@ -504,39 +505,6 @@ static int on_task_event(struct timeline *tl, const struct as_ev_task *e)
 	return 0;
 }
 
-/* The checks that need the type's struct (the correlator's): 0 or -EINVAL. */
-static int validate(const void *rec, unsigned int type)
-{
-	const struct as_event_hdr *h = rec;
-
-	/* bpf_ktime_get_ns() is never 0 and tokio task ids are NonZeroU64 */
-	if (!h->ts_ns)
-		return -EINVAL;
-	switch (type) {
-	case AS_EV_POLL: {
-		const struct as_ev_poll *e = rec;
-
-		return !e->task_id || !e->start_ns || e->h.ts_ns < e->start_ns ? -EINVAL : 0;
-	}
-	case AS_EV_WAKER: {
-		const struct as_ev_waker *e = rec;
-
-		return !e->task_id || e->op < AS_WAKE_BY_VAL || e->op > AS_WAKER_DROP ? -EINVAL : 0;
-	}
-	case AS_EV_SPAWN: {
-		const struct as_ev_spawn *e = rec;
-
-		return !e->task_id || e->file_len > AS_LOC_FILE_MAX ? -EINVAL : 0;
-	}
-	case AS_EV_SOCK:
-	case AS_EV_SOCK_OP:
-	case AS_EV_RUNTIME:
-		return 0;
-	default:
-		return ((const struct as_ev_task *)rec)->task_id ? 0 : -EINVAL;
-	}
-}
-
 static void note_times(struct timeline *tl, uint64_t first, uint64_t last)
 {
 	if (!tl->min_ts || first < tl->min_ts)
@@ -547,17 +515,8 @@ static void note_times(struct timeline *tl, uint64_t first, uint64_t last)
 
 int timeline__feed(struct timeline *tl, const void *data, size_t size)
 {
-	/* Ring-buffer data is 8-byte aligned but a caller's buffer need not be. */
-	union {
-		struct as_event_hdr h;
-		struct as_ev_poll poll;
-		struct as_ev_waker waker;
-		struct as_ev_spawn spawn;
-		struct as_ev_task task;
-		struct as_ev_sock sock;
-		struct as_ev_sock_op sock_op;
-	} rec;
-	int min, err;
+	union as_record rec;
+	int err;
 
 	if (tl->finished)
 		return -EBUSY;
@@ -567,17 +526,7 @@ int timeline__feed(struct timeline *tl, const void *data, size_t size)
 			return err;
 	}
 	tl->stats.records++;
-	if (!data || size < sizeof(rec.h))
-		goto malformed;
-	memcpy(&rec.h, data, sizeof(rec.h));
-	if (rec.h.size != size)
-		goto malformed;
-	min = as_event_min_size(rec.h.type);
-	if (min < 0 || size < (size_t)min)
-		goto malformed;
-	/* Larger records are a newer ABI's: the known prefix is all we read. */
-	memcpy(&rec, data, min);
-	if (validate(&rec, rec.h.type))
+	if (record__copy(data, size, &rec) || record__validate(&rec))
 		goto malformed;
 
 	tl->stats.by_type[rec.h.type]++;

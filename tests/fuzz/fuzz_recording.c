@@ -119,45 +119,11 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsi
 /* What `convert` does with each item (cmd_convert.c), minus its messages. */
 static int to_timeline(void *ctx, const struct rec_item *it)
 {
-	struct timeline *tl = ctx;
-	int err = 0;
+	int err;
 
-	switch (it->kind) {
-	case REC_ITEM_HEADER:
-		timeline__set_realtime_offset(tl, it->header->realtime_offset_ns);
-		break;
-	case REC_ITEM_PROCESS: {
-		const Asyncscope__ProcessInfo *p = it->process;
-
-		err = timeline__set_process(tl, p->pid, p->comm);
-		for (size_t i = 0; !err && i < p->n_types; i++) {
-			const Asyncscope__TaskType *t = p->types[i];
-			int blocking = t->scheduler && !strcmp(t->scheduler, "blocking");
-
-			err = timeline__set_type(tl, p->pid, t->index,
-						 t->future_type && *t->future_type ? t->future_type : NULL,
-						 blocking ? AS_TASK_BLOCKING : AS_TASK_ASYNC);
-		}
-		if (!err && p->first_task_id)
-			err = timeline__set_first_id(tl, p->pid, p->first_task_id);
-		break;
-	}
-	case REC_ITEM_THREAD:
-		err = timeline__set_thread(tl, it->thread->pid, it->thread->tid, it->thread->name);
-		break;
-	case REC_ITEM_EVENT:
+	if (it->kind == REC_ITEM_EVENT)
 		FUZZ_CHECK(it->record && it->record_size >= sizeof(struct as_event_hdr));
-		err = timeline__feed(tl, it->record, it->record_size);
-		break;
-	case REC_ITEM_TRAILER:
-		for (size_t i = 0; !err && i < it->trailer->n_in_progress; i++) {
-			const Asyncscope__PollInProgress *p = it->trailer->in_progress[i];
-
-			err = timeline__poll_in_progress(tl, p->pid, p->tid, p->task_id, p->type_idx,
-							 p->start_ns);
-		}
-		break;
-	}
+	err = replay__timeline_item(ctx, it);
 	return err == -ENOMEM || err == -E2BIG ? err : 0;
 }
 

@@ -176,6 +176,25 @@ pub fn wait_workers_parked(n: usize) {
     }
 }
 
+/// A current-thread runtime, or a multi-thread one with `workers` workers
+/// that have all started and parked once (see `wait_workers_parked`).
+pub fn runtime(current_thread: bool, workers: usize) -> tokio::runtime::Runtime {
+    if current_thread {
+        return tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .on_thread_park(note_park)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    wait_workers_parked(workers);
+    rt
+}
+
 static STDIN_EOF: AtomicBool = AtomicBool::new(false);
 
 /// Stop conditions for long-running modes: SIGTERM/SIGINT (tokio::signal),

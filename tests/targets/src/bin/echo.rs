@@ -160,22 +160,7 @@ fn main() {
             _ => args.unknown(&flag),
         }
     }
-    let rt = if ct {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers)
-            .on_thread_park(cli::note_park)
-            .enable_all()
-            .build()
-            .expect("runtime")
-    };
-    if !ct {
-        cli::wait_workers_parked(workers);
-    }
+    let rt = cli::runtime(ct, workers);
     let listener = rt
         .block_on(TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))))
         .expect("cannot bind 127.0.0.1:0");

@@ -202,13 +202,7 @@ fn main() {
         .expect("backend: bad port line");
     let backend = SocketAddr::from(([127, 0, 0, 1], backend_port));
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .on_thread_park(cli::note_park)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    cli::wait_workers_parked(workers);
+    let rt = cli::runtime(false, workers);
     let listener = rt
         .block_on(TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))))
         .expect("cannot bind 127.0.0.1:0");

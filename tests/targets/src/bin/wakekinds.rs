@@ -272,22 +272,7 @@ fn main() {
             _ => args.unknown(&flag),
         }
     }
-    let rt = if ct {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers)
-            .on_thread_park(cli::note_park)
-            .enable_all()
-            .build()
-            .expect("runtime")
-    };
-    if !ct {
-        cli::wait_workers_parked(workers);
-    }
+    let rt = cli::runtime(ct, workers);
     gate.ready_and_wait("");
     let start = std::time::Instant::now();
     rt.block_on(roles(n));

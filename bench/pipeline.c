@@ -186,7 +186,7 @@ static void print_result(struct pipe *p, const char *mode, uint64_t wall_ns, uin
 	       (unsigned long long)wall_ns, (unsigned long long)cpu_ns,
 	       wall_ns ? p->consumed * 1e9 / wall_ns : 0.0, correlator__nr_tasks(p->corr),
 	       (unsigned long long)st->malformed,
-	       (unsigned long long)(st->duplicates + st->after_close + st->out_of_order),
+	       (unsigned long long)(st->duplicates + st->after_close),
 	       (unsigned long long)p->feed_errors, (unsigned long long)p->drains,
 	       (unsigned long long)p->max_drain_ns);
 	fflush(stdout);

@@ -299,7 +299,7 @@ static int task_get(struct correlator *c, const struct as_event_hdr *h, uint64_t
 static void task_close(struct correlator *c, struct as_task *t, uint64_t ts, uint32_t tid)
 {
 	if (ts < t->created_ns) {
-		c->stats.out_of_order++;
+		c->stats.reordered++;
 		ts = t->created_ns;
 	}
 	t->closed_ns = ts;
@@ -312,13 +312,20 @@ static void task_close(struct correlator *c, struct as_task *t, uint64_t ts, uin
 	emit(c, t, SPAN_CLOSED, ts, tid);
 }
 
-/* Clamps a time that must not precede the task's creation nor its last poll's end. */
+/*
+ * Clamps a time that must not precede the task's creation nor its last
+ * poll's end.  Both happen without a fault: spawn's record is stamped at its
+ * return, after another worker may have polled the task, and a poll's end
+ * is stamped at raw::poll's return, after the task went idle inside it; a
+ * thread preempted in between stamps its end after the next poll started.
+ * Clamping keeps polls apart and their union of busy time unchanged.
+ */
 static uint64_t clamp_after_polls(struct correlator *c, const struct as_task *t, uint64_t ts)
 {
 	uint64_t floor = t->created_ns > t->last_poll_end_ns ? t->created_ns : t->last_poll_end_ns;
 
 	if (ts < floor) {
-		c->stats.out_of_order++;
+		c->stats.reordered++;
 		return floor;
 	}
 	return ts;
@@ -413,12 +420,12 @@ static int on_poll(struct correlator *c, const struct as_ev_poll *e)
 static void wake_runnable(struct correlator *c, struct as_task *t, uint64_t ts)
 {
 	if (ts < t->created_ns) {
-		c->stats.out_of_order++;
+		c->stats.reordered++;
 		ts = t->created_ns;
 	}
 	if (ts < t->last_poll_start_ns) {
 		/* Older than a poll already accounted for: too late to matter. */
-		c->stats.out_of_order++;
+		c->stats.reordered++;
 		return;
 	}
 	if (ts < t->last_poll_end_ns) {
@@ -562,7 +569,7 @@ static int on_spawn(struct correlator *c, const struct as_ev_spawn *e)
 
 	/* Its first records overtook the spawn: merge, keeping the earlier creation. */
 	if (ts > t->created_ns) {
-		c->stats.out_of_order++;
+		c->stats.reordered++;
 	} else if (ts < t->created_ns) {
 		/* It was runnable from its creation until its first poll. */
 		if (t->first_poll_ns)

@@ -87,9 +87,16 @@ struct correlator_stats {
 	uint64_t malformed;		/* short, size mismatch or unknown type: ignored */
 	uint64_t duplicates;		/* a second spawn or completion of a task */
 	uint64_t after_close;		/* records for a task already closed: ignored */
-	uint64_t out_of_order;		/* timestamps that contradict earlier records */
 	uint64_t late_tasks;		/* tasks first seen without their spawn */
-	uint64_t reordered;		/* poll records overtaken by a later poll of the same task: counted, not anomalies */
+	/*
+	 * Records of one task stamped or delivered out of order by concurrent
+	 * threads, resolved, not anomalies: a poll record overtaken by a later
+	 * poll; a poll end stamped after the next poll's start (its thread was
+	 * preempted after the task went idle, before the return probe); a wake
+	 * stamped before a poll already accounted for; a spawn, stamped at
+	 * spawn's return, after the task's first records.
+	 */
+	uint64_t reordered;
 	uint64_t over_limit_tasks;	/* spawns of tasks not kept: max_tasks reached */
 	uint64_t over_limit_records;	/* records ignored because their task was not kept */
 };

@@ -124,7 +124,6 @@ static void write_anomalies(struct json_writer *w, const struct correlator_stats
 	kv_u64(w, "malformed", st->malformed);
 	kv_u64(w, "duplicates", st->duplicates);
 	kv_u64(w, "after_close", st->after_close);
-	kv_u64(w, "out_of_order", st->out_of_order);
 	kv_u64(w, "late_tasks", st->late_tasks);
 	kv_cnt(w, "unknown_vtable", k, AS_CNT_UNKNOWN_VTABLE);
 	kv_cnt(w, "read_fault", k, AS_CNT_READ_FAULT);

@@ -193,7 +193,7 @@ static void print_footer(FILE *out, const struct correlator *c, const struct rep
 	for (i = AS_EV_POLL; i < AS_EV__MAX; i++)
 		list_item(out, &first, ": ", ev_names[i], st->by_type[i], i >= AS_EV_SOCK);
 	if (st->reordered)
-		fprintf(out, " (%" PRIu64 " poll records overtaken across CPUs, counted at their own time)",
+		fprintf(out, " (%" PRIu64 " stamped out of order by concurrent threads, resolved)",
 			st->reordered);
 	fputc('\n', out);
 
@@ -201,7 +201,6 @@ static void print_footer(FILE *out, const struct correlator *c, const struct rep
 	anomaly(out, &first, "malformed", st->malformed);
 	anomaly(out, &first, "duplicates", st->duplicates);
 	anomaly(out, &first, "after_close", st->after_close);
-	anomaly(out, &first, "out_of_order", st->out_of_order);
 	anomaly(out, &first, "late_tasks", st->late_tasks);
 	if (k) {
 		anomaly(out, &first, "unknown_vtable", k[AS_CNT_UNKNOWN_VTABLE]);

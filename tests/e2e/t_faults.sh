@@ -80,10 +80,9 @@ $code" "$rep" "$@" >"$WORK/$label.jc" 2>&1; then
 }
 
 # the checks every clean trace passes: nothing dropped, no anomaly, kernel polls =
-# correlated polls (out_of_order: a wake record overtaken by a later poll of its
-# task, a race between threads the correlator resolves; not what these cases test)
+# correlated polls
 CLEAN='
-an = {k: v for k, v in s["anomalies"].items() if v and k not in ("late_tasks", "out_of_order")}
+an = {k: v for k, v in s["anomalies"].items() if v and k != "late_tasks"}
 assert not an, f"anomalies {an}"
 assert s["events"]["dropped"] == 0, ("dropped", s["events"]["dropped"])
 assert s["events"]["received"] == s["events"]["emitted"], s["events"]

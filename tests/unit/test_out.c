@@ -270,7 +270,7 @@ static const char json_check[] =
 "  assert e[\"emitted\"] is None and e[\"dropped\"] is None and e[\"dropped_by_type\"] is None\n"
 "  assert s[\"kernel\"] is None\n"
 "k=None if not live else 2\n"
-"assert s[\"anomalies\"]=={\"malformed\":1,\"duplicates\":0,\"after_close\":0,\"out_of_order\":0,\"late_tasks\":1,"
+"assert s[\"anomalies\"]=={\"malformed\":1,\"duplicates\":0,\"after_close\":0,\"late_tasks\":1,"
 "\"unknown_vtable\":k and 8,\"read_fault\":k and 9,\"poll_orphan_ret\":k and 10,\"poll_stale\":k,\"poll_too_deep\":k and 11}, s[\"anomalies\"]\n"
 "t=d[\"tasks\"]\n"
 "assert t[0]=={\"pid\":4242,\"id\":1,\"kind\":\"async\",\"state\":\"done\",\"name\":\"app::worker::{{closure}}\","
@@ -367,7 +367,7 @@ static void test_json_empty(void **state)
 		"\"complete\":0,\"shutdown\":0,\"schedule\":0,\"sock\":0,\"runtime\":0,\"sock_op\":0},\"reordered\":0,"
 		"\"emitted\":null,\"dropped\":null,"
 		"\"dropped_by_type\":null},\"kernel\":null,"
-		"\"anomalies\":{\"malformed\":0,\"duplicates\":0,\"after_close\":0,\"out_of_order\":0,"
+		"\"anomalies\":{\"malformed\":0,\"duplicates\":0,\"after_close\":0,"
 		"\"late_tasks\":0,\"unknown_vtable\":null,\"read_fault\":null,\"poll_orphan_ret\":null,"
 		"\"poll_stale\":null,\"poll_too_deep\":null}},\"tasks\":[]}\n");
 	free(data);

@@ -10,7 +10,12 @@ if [ "$(id -u)" -ne 0 ] && [ -z "${CI:-}" ]; then
 	exit 0
 fi
 
+# E2E_ONLY="io truth": only t_io.sh and t_truth.sh
 for t in "$E2E_ROOT"/tests/e2e/t_*.sh; do
+	name=$(basename "$t" .sh)
+	if [ -n "${E2E_ONLY:-}" ] && [[ " $E2E_ONLY " != *" ${name#t_} "* ]]; then
+		continue
+	fi
 	source "$t"
 done
 

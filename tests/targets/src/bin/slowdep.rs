@@ -15,7 +15,10 @@
 //! Ground truth (after the standard fields):
 //!   "io":{"port":P,"backend_port":B,"delay_ms":D,
 //!         "handlers":[{"peer_port":client port,"slow":bool,"backend_local_port":L|0,
-//!                      "backend_wait_us":from the query sent to its answer read, 0 if fast},...]}
+//!                      "backend_wait_us":from the query sent to its answer read, 0 if fast,
+//!                      "backend_sent_ns","backend_read_ns":CLOCK_MONOTONIC (the tracer's
+//!                      clock) just before the query is written and just after the answer
+//!                      is read, 0 if fast},...]}
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -44,6 +47,26 @@ struct Handled {
     backend_local_port: u16,
     /// from sending the query until its answer was read, as the handler saw it
     backend_wait_us: u128,
+    /// CLOCK_MONOTONIC ns before the query was written and after its answer was read
+    backend_sent_ns: u64,
+    backend_read_ns: u64,
+}
+
+/// CLOCK_MONOTONIC in ns: the clock the tracer stamps with (bpf_ktime_get_ns).
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a valid, writable timespec.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_MONOTONIC)");
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// A slow handler's exchange with the backend, as it measured it.
+struct BackendExchange {
+    local_port: u16,
+    wait_us: u128,
+    sent_ns: u64,
+    read_ns: u64,
 }
 
 static HANDLED: Mutex<Vec<Handled>> = Mutex::new(Vec::new());
@@ -103,11 +126,12 @@ fn client(port: u16, requests: u64, slow_every: u64, threads: u64) {
     println!("{{\"requests\":{}}}", requests);
 }
 
-async fn query_backend(backend: SocketAddr, id: &str) -> (u16, u128) {
+async fn query_backend(backend: SocketAddr, id: &str) -> BackendExchange {
     let s = TcpStream::connect(backend).await.expect("handler: backend connect");
     let local = s.local_addr().expect("local_addr").port();
     let (r, mut w) = s.into_split();
     let t0 = Instant::now();
+    let sent_ns = monotonic_ns();
     w.write_all(format!("q {}\n", id).as_bytes())
         .await
         .expect("handler: backend write");
@@ -116,8 +140,14 @@ async fn query_backend(backend: SocketAddr, id: &str) -> (u16, u128) {
         .read_line(&mut line)
         .await
         .expect("handler: backend read");
+    let read_ns = monotonic_ns();
     assert_eq!(line, format!("a {}\n", id), "handler: wrong backend answer");
-    (local, t0.elapsed().as_micros())
+    BackendExchange {
+        local_port: local,
+        wait_us: t0.elapsed().as_micros(),
+        sent_ns,
+        read_ns,
+    }
 }
 
 async fn handler(sock: TcpStream, backend: SocketAddr) {
@@ -131,10 +161,15 @@ async fn handler(sock: TcpStream, backend: SocketAddr) {
     let mut parts = line.split_whitespace();
     let (kind, id) = (parts.next().unwrap_or(""), parts.next().unwrap_or("").to_string());
     let slow = kind == "slow";
-    let (backend_local_port, backend_wait_us) = if slow {
+    let ex = if slow {
         query_backend(backend, &id).await
     } else {
-        (0, 0)
+        BackendExchange {
+            local_port: 0,
+            wait_us: 0,
+            sent_ns: 0,
+            read_ns: 0,
+        }
     };
     w.write_all(format!("ok {}\n", id).as_bytes())
         .await
@@ -142,8 +177,10 @@ async fn handler(sock: TcpStream, backend: SocketAddr) {
     HANDLED.lock().unwrap().push(Handled {
         peer_port,
         slow,
-        backend_local_port,
-        backend_wait_us,
+        backend_local_port: ex.local_port,
+        backend_wait_us: ex.wait_us,
+        backend_sent_ns: ex.sent_ns,
+        backend_read_ns: ex.read_ns,
     });
 }
 
@@ -223,8 +260,14 @@ fn main() {
         .iter()
         .map(|h| {
             format!(
-                "{{\"peer_port\":{},\"slow\":{},\"backend_local_port\":{},\"backend_wait_us\":{}}}",
-                h.peer_port, h.slow, h.backend_local_port, h.backend_wait_us
+                "{{\"peer_port\":{},\"slow\":{},\"backend_local_port\":{},\"backend_wait_us\":{},\
+                 \"backend_sent_ns\":{},\"backend_read_ns\":{}}}",
+                h.peer_port,
+                h.slow,
+                h.backend_local_port,
+                h.backend_wait_us,
+                h.backend_sent_ns,
+                h.backend_read_ns
             )
         })
         .collect();

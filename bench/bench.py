@@ -15,7 +15,8 @@ on a busy machine the tracer's drain can be late.
 Environment (set by bench/bench.mk): ASYNCSCOPE (the CLI), BENCH_OUTPUT (the
 build tree holding bench/*), BENCH_QUICK=1 (short runs for development),
 BENCH_MD (where to write the report), BENCH_ONLY (comma list of sections:
-service, poll, pipeline, attach, flight, probe_cost).
+service, poll, pipeline, attach, flight, probe_cost), BENCH_CANDIDATE (the
+path of another asyncscope build, measured alongside in service and poll).
 """
 
 import json
@@ -308,11 +309,11 @@ def probes_from(err_path: str) -> Optional[int]:
     return int(m.group(1)) if m else None
 
 
-def asyncscope_record(*extra: str) -> Tracer:
+def asyncscope_record(*extra: str, cli: str = ASYNCSCOPE) -> Tracer:
     """`asyncscope record` with extra options (a mode, --hooks ...)."""
     name = "asyncscope " + " ".join(extra) if extra else "asyncscope"
     return Tracer(name,
-                  lambda pid, out: [ASYNCSCOPE, "record", "-p", str(pid), "--json", *extra],
+                  lambda pid, out: [cli, "record", "-p", str(pid), "--json", *extra],
                   r"attached to pid", asyncscope_result)
 
 
@@ -381,6 +382,16 @@ POLL_CONFIGS = [
 ]
 if record_has("--no-io"):
     POLL_CONFIGS.append(Config(TASKS_ONLY, "yielder", asyncscope_record("--no-io")))
+
+# BENCH_CANDIDATE=/path/to/asyncscope: another build measured in the same run
+# as this one (service and per-poll sections), to judge a change by ratios
+CANDIDATE = os.environ.get("BENCH_CANDIDATE")
+if CANDIDATE:
+    for configs, server in ((SERVICE_CONFIGS, "plain"), (POLL_CONFIGS, "yielder")):
+        configs.append(Config("candidate build (default)", server,
+                              asyncscope_record(cli=CANDIDATE)))
+        configs.append(Config("candidate build (--no-io)", server,
+                              asyncscope_record("--no-io", cli=CANDIDATE)))
 
 
 def alternating(configs: list, rep: int) -> list:

@@ -9,7 +9,7 @@
 #ifndef ASYNCSCOPE_ABI_H
 #define ASYNCSCOPE_ABI_H
 
-#define AS_ABI_VERSION		1
+#define AS_ABI_VERSION		2	/* 2: waker clones and drops folded into polls */
 
 /* Every ring-buffer record starts with struct as_event_hdr. */
 enum as_event_type {
@@ -43,6 +43,11 @@ struct as_event_hdr {
  * Emitted at the end of a poll (uretprobe on raw::poll).  h.ts_ns is the
  * end, start_ns the entry.  A poll in progress has no record yet: user space
  * reads the per-thread map for those.
+ *
+ * A task mostly clones and drops its own waker inside its own poll (to
+ * register it with a resource); those operations are counted here instead
+ * of a waker record each: a ring-buffer record costs the traced thread more
+ * than the count.  Clones and drops elsewhere get their own AS_EV_WAKER.
  */
 struct as_ev_poll {
 	struct as_event_hdr h;
@@ -50,6 +55,8 @@ struct as_ev_poll {
 	__u64 start_ns;
 	__u32 type_idx;		/* index of the task vtable (future type) */
 	__u32 flags;		/* AS_POLL_* */
+	__u32 waker_clones;	/* of this task's waker, during this poll */
+	__u32 waker_drops;
 };
 
 enum as_waker_op {
@@ -245,6 +252,8 @@ struct as_poll_frame {
 	__u64 sp;		/* stack pointer at entry: matches the return */
 	__u32 type_idx;
 	__u32 flags;		/* AS_POLL_* collected during the poll */
+	__u32 waker_clones;	/* of this task's own waker, so far in this poll */
+	__u32 waker_drops;
 };
 
 struct as_thread_state {
@@ -274,7 +283,7 @@ static inline int as_event_min_size(unsigned int type)
 }
 
 _Static_assert(sizeof(struct as_event_hdr) == 24, "as_event_hdr size");
-_Static_assert(sizeof(struct as_ev_poll) == 48, "as_ev_poll size");
+_Static_assert(sizeof(struct as_ev_poll) == 56, "as_ev_poll size");
 _Static_assert(sizeof(struct as_ev_waker) == 48, "as_ev_waker size");
 _Static_assert(sizeof(struct as_ev_spawn) == 64 + AS_LOC_FILE_MAX, "as_ev_spawn size");
 _Static_assert(sizeof(struct as_ev_task) == 40, "as_ev_task size");
@@ -283,7 +292,7 @@ _Static_assert(sizeof(struct as_ev_runtime) == 32, "as_ev_runtime size");
 _Static_assert(sizeof(struct as_ev_sock_op) == 56, "as_ev_sock_op size");
 _Static_assert(sizeof(struct as_vtable_key) == 16, "as_vtable_key size");
 _Static_assert(sizeof(struct as_vtable_val) == 8, "as_vtable_val size");
-_Static_assert(sizeof(struct as_poll_frame) == 40, "as_poll_frame size");
-_Static_assert(sizeof(struct as_thread_state) == 40 * AS_POLL_DEPTH + 24, "as_thread_state size");
+_Static_assert(sizeof(struct as_poll_frame) == 48, "as_poll_frame size");
+_Static_assert(sizeof(struct as_thread_state) == 48 * AS_POLL_DEPTH + 24, "as_thread_state size");
 
 #endif /* ASYNCSCOPE_ABI_H */

@@ -256,6 +256,8 @@ int BPF_KPROBE(poll_enter, __u64 hdr)
 	f->sp = sp;
 	f->type_idx = type_idx;
 	f->flags = (state & STATE_CANCELLED) ? AS_POLL_CANCELLED : 0;
+	f->waker_clones = 0;
+	f->waker_drops = 0;
 	if (d > 0)
 		f->flags |= AS_POLL_NESTED;
 	ts->depth = d + 1;
@@ -310,6 +312,8 @@ int BPF_KRETPROBE(poll_exit)
 	e->start_ns = f->start_ns;
 	e->type_idx = f->type_idx;
 	e->flags = f->flags;
+	e->waker_clones = f->waker_clones;
+	e->waker_drops = f->waker_drops;
 	submit(e);
 	return 0;
 }
@@ -360,6 +364,14 @@ int BPF_KPROBE(waker_op, __u64 hdr)
 	case AS_WAKER_CLONE:	count(AS_CNT_WAKER_CLONE); break;
 	case AS_WAKER_DROP:	count(AS_CNT_WAKER_DROP); break;
 	default:		return 0;
+	}
+	/* its own waker inside its own poll: counted in the poll's record */
+	if (f && f->hdr == hdr && (op == AS_WAKER_CLONE || op == AS_WAKER_DROP)) {
+		if (op == AS_WAKER_CLONE)
+			f->waker_clones++;
+		else
+			f->waker_drops++;
+		return 0;
 	}
 	e = reserve(sizeof(*e), AS_EV_WAKER);
 	if (!e)

@@ -230,7 +230,7 @@ static void on_frame(void *ctx, uint32_t pid, uint32_t tid, const struct as_poll
 	struct record *r = ctx;
 
 	if (r->corr)
-		correlator__poll_in_progress(r->corr, pid, tid, f->task_id, f->type_idx, f->start_ns);
+		correlator__poll_in_progress(r->corr, pid, tid, f);
 	if (array__grow((void **)&r->frames, &r->cap_frames, r->nr_frames + 1, sizeof(*r->frames)))
 		return;
 	r->frames[r->nr_frames].tid = tid;

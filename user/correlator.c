@@ -340,6 +340,9 @@ static int on_poll(struct correlator *c, const struct as_ev_poll *e)
 	err = task_get(c, &e->h, e->task_id, e->type_idx, s, &t);
 	if (!t)
 		return err;
+	/* its own waker, cloned and dropped inside: like waker records, on a closed task too */
+	t->waker_clones += e->waker_clones;
+	t->waker_drops += e->waker_drops;
 	/*
 	 * A poll that started before one already accounted for: its thread
 	 * lost the race to the ring buffer.  The task goes idle inside
@@ -668,17 +671,21 @@ malformed:
 }
 
 int correlator__poll_in_progress(struct correlator *c, uint32_t pid, uint32_t tid,
-				 uint64_t task_id, uint32_t type_idx, uint64_t start_ns)
+				 const struct as_poll_frame *f)
 {
-	struct as_event_hdr h = { .pid = pid, .tid = tid, .ts_ns = start_ns };
+	struct as_event_hdr h = { .pid = pid, .tid = tid, .ts_ns = f->start_ns };
+	uint64_t start_ns = f->start_ns;
 	struct as_task *t;
 	int err = 0;
 
-	if (!task_id || !start_ns)
+	if (!f->task_id || !start_ns)
 		return -EINVAL;
-	err = task_get(c, &h, task_id, type_idx, start_ns, &t);
+	err = task_get(c, &h, f->task_id, f->type_idx, start_ns, &t);
 	if (!t)
 		return err;
+	/* like its waker records, on a closed task too */
+	t->waker_clones += f->waker_clones;
+	t->waker_drops += f->waker_drops;
 	if (task_closed(t)) {
 		c->stats.after_close++;
 		return 0;

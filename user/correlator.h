@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct as_poll_frame;
+
 enum task_state { TASK_IDLE = 0, TASK_SCHEDULED, TASK_RUNNING, TASK_DONE };
 
 const char *task_state_name(enum task_state st);	/* "idle", "scheduled", ... */
@@ -151,9 +153,9 @@ const char *correlator__type_name(const struct correlator *c, uint32_t pid, uint
  */
 int correlator__feed(struct correlator *c, const void *data, size_t size);
 
-/* A poll still running at the end (from the BPF per-thread map). */
+/* A poll still running at the end (a frame of the BPF per-thread map). */
 int correlator__poll_in_progress(struct correlator *c, uint32_t pid, uint32_t tid,
-				 uint64_t task_id, uint32_t type_idx, uint64_t start_ns);
+				 const struct as_poll_frame *f);
 
 /* Close out: completions whose poll record never came are closed at their completion time. */
 void correlator__finish(struct correlator *c, uint64_t now_ns);

@@ -72,6 +72,8 @@ int rec_event__from_record(const void *data, size_t size, Asyncscope__Event *ev)
 		ev->start_ns = r->poll.start_ns;
 		ev->type_idx = r->poll.type_idx;
 		ev->flags = r->poll.flags;
+		ev->waker_clones = r->poll.waker_clones;
+		ev->waker_drops = r->poll.waker_drops;
 		break;
 	case AS_EV_WAKER:
 		ev->task_id = r->waker.task_id;
@@ -147,6 +149,8 @@ int rec_event__to_record(const Asyncscope__Event *ev, union as_record *out, size
 		out->poll.start_ns = ev->start_ns;
 		out->poll.type_idx = ev->type_idx;
 		out->poll.flags = ev->flags;
+		out->poll.waker_clones = ev->waker_clones;
+		out->poll.waker_drops = ev->waker_drops;
 		break;
 	case AS_EV_WAKER:
 		out->waker.task_id = ev->task_id;

@@ -351,6 +351,8 @@ static void fill_trailer(const struct rec_session *s, const struct rec_session_e
 		ip[i].task_id = end->in_progress[i].frame.task_id;
 		ip[i].type_idx = end->in_progress[i].frame.type_idx;
 		ip[i].start_ns = end->in_progress[i].frame.start_ns;
+		ip[i].waker_clones = end->in_progress[i].frame.waker_clones;
+		ip[i].waker_drops = end->in_progress[i].frame.waker_drops;
 		ipp[i] = &ip[i];
 	}
 	t->n_in_progress = end->nr_in_progress;

@@ -67,9 +67,15 @@ static void on_trailer(struct replay *r, const Asyncscope__Trailer *t)
 	r->trailer_chunks = t->chunks;
 	for (size_t i = 0; i < t->n_in_progress; i++) {
 		const Asyncscope__PollInProgress *p = t->in_progress[i];
+		struct as_poll_frame f = {
+			.task_id = p->task_id,
+			.start_ns = p->start_ns,
+			.type_idx = p->type_idx,
+			.waker_clones = p->waker_clones,
+			.waker_drops = p->waker_drops,
+		};
 
-		correlator__poll_in_progress(r->corr, p->pid, p->tid, p->task_id, p->type_idx,
-					     p->start_ns);
+		correlator__poll_in_progress(r->corr, p->pid, p->tid, &f);
 	}
 	/* a window's kernel totals are since attach, not the window's: not compared */
 	if (t->kernel && !r->window) {

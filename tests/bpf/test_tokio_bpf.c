@@ -50,6 +50,8 @@ static const struct fake_vtable unknown_vt = { .id_offset = ID_OFFSET };
 static volatile int sink;
 
 HOOK void fake_wake_by_val(struct fake_task *t) { sink += (int)t->id; }
+HOOK void fake_clone_waker(struct fake_task *t) { sink += (int)t->id; }
+HOOK void fake_drop_waker(struct fake_task *t) { sink += (int)t->id; }
 HOOK void fake_complete(struct fake_task *t) { sink += (int)t->id; }
 HOOK void fake_shutdown(struct fake_task *t) { sink += (int)t->id; }
 HOOK struct fake_task *fake_bind(struct fake_task *t) { sink++; return t; }
@@ -67,6 +69,8 @@ struct poll_plan {
 	struct fake_task *nested;	/* poll this one inside */
 	struct fake_task *spawn;	/* spawn this one inside */
 	int complete;			/* complete ourselves */
+	int clones, drops;		/* of our own waker, inside */
+	struct fake_task *clone;	/* clone this one's waker inside */
 };
 static struct poll_plan plan;
 
@@ -75,6 +79,10 @@ HOOK int fake_poll(struct fake_task *t)
 	struct poll_plan p = plan;
 
 	memset(&plan, 0, sizeof(plan));
+	for (int i = 0; i < p.clones; i++)
+		fake_clone_waker(t);
+	if (p.clone)
+		fake_clone_waker(p.clone);
 	if (p.wake)
 		fake_wake_by_val(p.wake);
 	if (p.nested)
@@ -85,6 +93,8 @@ HOOK int fake_poll(struct fake_task *t)
 	}
 	if (p.complete)
 		fake_complete(t);
+	for (int i = 0; i < p.drops; i++)
+		fake_drop_waker(t);
 	return (int)t->id;
 }
 
@@ -169,6 +179,8 @@ static int setup(void **state)
 	attach(skel->progs.poll_exit, "fake_poll", 1, 0);
 	attach(skel->progs.poll_enter, "fake_poll", 0, 0);
 	attach(skel->progs.waker_op, "fake_wake_by_val", 0, AS_WAKE_BY_VAL);
+	attach(skel->progs.waker_op, "fake_clone_waker", 0, AS_WAKER_CLONE);
+	attach(skel->progs.waker_op, "fake_drop_waker", 0, AS_WAKER_DROP);
 	attach(skel->progs.task_op, "fake_complete", 0, AS_EV_COMPLETE);
 	attach(skel->progs.task_op, "fake_shutdown", 0, AS_EV_SHUTDOWN);
 	attach(skel->progs.spawn_loc, "fake_spawn_inner", 0, 0);
@@ -266,6 +278,56 @@ static void test_wake_attributed_to_polled_task(void **state)
 	assert_int_equal(w->task_id, 1);
 	assert_int_equal(w->cur_task_id, 0);
 	assert_int_equal(counter(AS_CNT_WAKE_BY_VAL), 2);
+}
+
+/*
+ * A task's own waker cloned and dropped inside its own poll: counted in the
+ * poll's record, no waker record; another task's waker, or outside the
+ * poll: a record each.  The kernel counts every one.
+ */
+static void test_own_waker_ops_folded_into_poll(void **state)
+{
+	struct fake_task a = { .vtable = &vt, .id = 40 }, b = { .vtable = &vt, .id = 41 };
+	const struct as_ev_waker *w;
+	const struct as_ev_poll *p;
+
+	(void)state;
+	reset();
+	plan.clones = 3;
+	plan.drops = 2;
+	plan.clone = &b;
+	plan.nested = &b;
+	fake_poll(&a);
+	fake_clone_waker(&a);	/* outside any poll */
+	ring_buffer__consume(rb);
+	assert_int_equal(nr_recs, 4);
+	w = (const void *)rec(0, AS_EV_WAKER);
+	assert_int_equal(w->task_id, 41);
+	assert_int_equal(w->cur_task_id, 40);
+	assert_int_equal(w->op, AS_WAKER_CLONE);
+	p = (const void *)rec(1, AS_EV_POLL);	/* b's nested poll: nothing of a's */
+	assert_int_equal(p->task_id, 41);
+	assert_int_equal(p->waker_clones, 0);
+	assert_int_equal(p->waker_drops, 0);
+	p = (const void *)rec(2, AS_EV_POLL);
+	assert_int_equal(p->task_id, 40);
+	assert_int_equal(p->waker_clones, 3);
+	assert_int_equal(p->waker_drops, 2);
+	w = (const void *)rec(3, AS_EV_WAKER);
+	assert_int_equal(w->task_id, 40);
+	assert_int_equal(w->cur_task_id, 0);
+	assert_int_equal(counter(AS_CNT_WAKER_CLONE), 5);
+	assert_int_equal(counter(AS_CNT_WAKER_DROP), 2);
+	assert_int_equal(counter(AS_CNT_EMITTED), 4);
+
+	/* the next poll starts from zero */
+	reset();
+	fake_poll(&a);
+	ring_buffer__consume(rb);
+	assert_int_equal(nr_recs, 1);
+	p = (const void *)rec(0, AS_EV_POLL);
+	assert_int_equal(p->waker_clones, 0);
+	assert_int_equal(p->waker_drops, 0);
 }
 
 static void test_nested_poll(void **state)
@@ -373,6 +435,7 @@ int main(void)
 		cmocka_unit_test(test_polls_counted_exactly),
 		cmocka_unit_test(test_complete_in_poll_marks_ready),
 		cmocka_unit_test(test_wake_attributed_to_polled_task),
+		cmocka_unit_test(test_own_waker_ops_folded_into_poll),
 		cmocka_unit_test(test_nested_poll),
 		cmocka_unit_test(test_cancelled_and_unknown),
 		cmocka_unit_test(test_spawn_with_location_and_parent),

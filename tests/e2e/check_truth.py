@@ -73,6 +73,12 @@ def main():
     check("anomalies", anomalies, {})
     check("kernel poll count = correlated polls", s["kernel"]["polls"],
           sum(t["polls"] for t in tasks))
+    # waker clones and drops: a record each, or folded into the poll record
+    # of the task's own poll; either way every one the kernel counted is a task's
+    check("kernel waker clones = clones over tasks", s["kernel"]["waker_clone"],
+          sum(t["waker_clones"] for t in tasks))
+    check("kernel waker drops = drops over tasks", s["kernel"]["waker_drop"],
+          sum(t["waker_drops"] for t in tasks))
     if failures:
         print(f"check: {len(failures)} mismatches: {', '.join(failures)}")
         sys.exit(1)

@@ -60,6 +60,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* A poll still running at the end, as the BPF per-thread map shows it. */
+static int in_progress(struct correlator *c, uint32_t pid, uint32_t tid, uint64_t id,
+		       uint32_t type_idx, uint64_t start_ns)
+{
+	struct as_poll_frame f = { .task_id = id, .type_idx = type_idx, .start_ns = start_ns };
+
+	return correlator__poll_in_progress(c, pid, tid, &f);
+}
+
 static int mem_emit(void *ctx, enum rec_frame_kind kind, const uint8_t *frame, size_t len,
 		    uint64_t first, uint64_t last)
 {
@@ -94,7 +103,7 @@ static void meta(struct correlator *c, struct timeline *tl, unsigned int op, con
 		timeline__set_first_id(tl, pid, a);
 		break;
 	case 2:
-		correlator__poll_in_progress(c, pid, u, a, (uint32_t)(b >> 32), b & 0xffffffff);
+		in_progress(c, pid, u, a, (uint32_t)(b >> 32), b & 0xffffffff);
 		timeline__poll_in_progress(tl, pid, u, a, (uint32_t)(b >> 32), b & 0xffffffff);
 		break;
 	case 3:

@@ -95,6 +95,15 @@ static int poll(struct correlator *c, uint64_t id, uint64_t s, uint64_t e, uint3
 	return poll_pid(c, PID, id, s, e, flags);
 }
 
+/* A poll still running at the end, as the BPF per-thread map shows it. */
+static int in_progress(struct correlator *c, uint32_t pid, uint32_t tid, uint64_t id,
+		       uint32_t type_idx, uint64_t start_ns)
+{
+	struct as_poll_frame f = { .task_id = id, .type_idx = type_idx, .start_ns = start_ns };
+
+	return correlator__poll_in_progress(c, pid, tid, &f);
+}
+
 static int waker(struct correlator *c, uint64_t id, uint64_t cur, uint32_t op, uint64_t ts)
 {
 	struct as_ev_waker r = {
@@ -374,7 +383,7 @@ static void test_complete_in_running_poll(void **state)
 
 	spawn(f->c, 1, 100);
 	task_ev(f->c, AS_EV_COMPLETE, 1, 130, AS_TASK_IN_POLL);
-	assert_int_equal(correlator__poll_in_progress(f->c, PID, 9, 1, TYPE, 120), 0);
+	assert_int_equal(in_progress(f->c, PID, 9, 1, TYPE, 120), 0);
 	t = task(f, 1);
 	assert_int_equal(t->closed_ns, 0);
 	expect_times(t, 125, TASK_RUNNING, 25, 5, 20, 0);
@@ -665,6 +674,43 @@ static void test_poll_record_overtaken(void **state)
 	assert_int_equal(st->after_close, 0);
 }
 
+/* Clones and drops of a task's own waker inside its poll come in the poll's record. */
+static void test_waker_ops_in_poll_record(void **state)
+{
+	struct fixture *f = *state;
+	struct as_ev_poll r = {
+		.h = hdr(AS_EV_POLL, sizeof(r), PID, 120),
+		.task_id = 1, .start_ns = 110, .type_idx = TYPE, .waker_clones = 2, .waker_drops = 1,
+	};
+	struct as_poll_frame running = {
+		.task_id = 1, .type_idx = TYPE, .start_ns = 150, .waker_clones = 4, .waker_drops = 3,
+	};
+	const struct as_task *t;
+
+	spawn(f->c, 1, 100);
+	waker(f->c, 1, 0, AS_WAKER_CLONE, 105);
+	assert_int_equal(correlator__feed(f->c, &r, sizeof(r)), 0);
+	t = task(f, 1);
+	assert_int_equal(t->polls, 1);
+	assert_int_equal(t->waker_clones, 3);
+	assert_int_equal(t->waker_drops, 1);
+	assert_int_equal(t->wakes, 0);
+	/* the poll still running at the end brings its own so far */
+	assert_int_equal(correlator__poll_in_progress(f->c, PID, TID, &running), 0);
+	assert_int_equal(t->waker_clones, 7);
+	assert_int_equal(t->waker_drops, 4);
+	/* a READY poll closes the task; its drops still count */
+	r.h.ts_ns = 220;
+	r.start_ns = 210;
+	r.flags = AS_POLL_READY;
+	r.waker_clones = 0;
+	r.waker_drops = 5;
+	assert_int_equal(correlator__feed(f->c, &r, sizeof(r)), 0);
+	assert_int_equal(t->waker_drops, 9);
+	assert_int_equal(t->closed_ns, 220);
+	assert_int_equal(correlator__stats(f->c)->reordered, 0);
+}
+
 static void test_out_of_order(void **state)
 {
 	struct fixture *f = *state;
@@ -896,7 +942,7 @@ static void test_poll_in_progress_then_record(void **state)
 	const struct as_task *t;
 
 	spawn(f->c, 1, 100);
-	assert_int_equal(correlator__poll_in_progress(f->c, PID, TID, 1, TYPE, 110), 0);
+	assert_int_equal(in_progress(f->c, PID, TID, 1, TYPE, 110), 0);
 	t = task(f, 1);
 	assert_int_equal(t->flags & TASK_F_IN_POLL, TASK_F_IN_POLL);
 	assert_int_equal(t->poll_in_progress_ns, 110);
@@ -909,7 +955,7 @@ static void test_poll_in_progress_then_record(void **state)
 	assert_int_equal(t->sched_ns, 10);
 	assert_int_equal(t->busy_ns, 20);
 	assert_int_equal(t->runnable_since_ns, 130);
-	assert_int_equal(correlator__poll_in_progress(f->c, PID, TID, 0, TYPE, 110), -EINVAL);
+	assert_int_equal(in_progress(f->c, PID, TID, 0, TYPE, 110), -EINVAL);
 }
 
 /* A running task that was woken since its previous poll. */
@@ -921,11 +967,11 @@ static void test_running_times(void **state)
 	spawn(f->c, 1, 100);
 	poll(f->c, 1, 110, 120, 0);
 	wake(f->c, 1, 150);
-	correlator__poll_in_progress(f->c, PID, TID, 1, TYPE, 170);
+	in_progress(f->c, PID, TID, 1, TYPE, 170);
 	t = task(f, 1);
 	expect_times(t, 200, TASK_RUNNING, 100, 40, 30, 30);
 	/* late task first seen running */
-	correlator__poll_in_progress(f->c, PID, TID, 2, TYPE, 180);
+	in_progress(f->c, PID, TID, 2, TYPE, 180);
 	t = task(f, 2);
 	assert_int_equal(t->flags, TASK_F_LATE | TASK_F_IN_POLL);
 	assert_int_equal(t->type_idx, TYPE);
@@ -1021,6 +1067,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_spawn_after_first_poll, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_after_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_waker_ops_in_poll_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_location, setup, teardown),

@@ -88,6 +88,7 @@ static size_t make_records(union as_record *r)
 	r[n++].poll = (struct as_ev_poll){
 		.h = hdr(AS_EV_POLL, sizeof(struct as_ev_poll), 10, 3000),
 		.task_id = 7, .start_ns = 2000, .type_idx = 2, .flags = 0,
+		.waker_clones = 3, .waker_drops = 70000,
 	};
 	r[n++].waker = (struct as_ev_waker){
 		.h = hdr(AS_EV_WAKER, sizeof(struct as_ev_waker), 10, 3500),

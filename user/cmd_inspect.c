@@ -9,7 +9,9 @@
 #include <string.h>
 #include "cli.h"
 #include "hooks.h"
+#include "json_writer.h"
 #include "log.h"
+#include "rt_sites.h"
 #include "target.h"
 #include "tokio_bin.h"
 
@@ -18,7 +20,65 @@ static const char usage[] =
 	"\n"
 	"Show what asyncscope finds in a tokio binary without attaching: tokio version,\n"
 	"hooks and their probe sites with the cost class of each, task vtables and\n"
-	"future type names, and what is missing and why.\n";
+	"future type names, and what is missing and why; then the I/O probes record\n"
+	"adds by default (--no-io leaves them out).\n";
+
+/* The kernel's side of I/O tracing: tracepoints, no uprobe trap. */
+static const char io_tracepoints[] =
+	"sock:sock_send_length, sock:sock_recv_length (tp_btf), "
+	"syscalls: connect, accept, accept4 (exit), close (entry), "
+	"epoll_wait, epoll_pwait, epoll_pwait2 (exit)";
+
+static void print_json(const struct tokio_bin *tb, const struct rt_site *rt, size_t nr_rt,
+		       int rt_err)
+{
+	struct json_writer *w = json_writer__new(stdout, JSON_WRITER_PRETTY);
+
+	if (!w)
+		return;
+	json_writer__begin_object(w);
+	tokio_bin__json_fields(tb, w);
+	json_writer__key(w, "hooks_by_default");
+	json_writer__begin_object(w);
+	for (int k = 0; k < HOOK__MAX; k++) {
+		bool on;
+		const char *why = hooks__default_reason(tb, k, &on);
+
+		json_writer__key(w, hook_kind_name(k));
+		json_writer__begin_object(w);
+		json_writer__key(w, "on");
+		json_writer__bool(w, on);
+		json_writer__key(w, "why");
+		json_writer__string(w, why);
+		json_writer__end_object(w);
+	}
+	json_writer__end_object(w);
+	json_writer__key(w, "io_sites");
+	if (rt_err)
+		json_writer__null(w);
+	else
+		rt_sites__json(rt, nr_rt, w);
+	json_writer__key(w, "io_tracepoints");
+	json_writer__string(w, io_tracepoints);
+	json_writer__end_object(w);
+	if (json_writer__finish(w))
+		pr_warn("inspect: cannot write the JSON report\n");
+	else
+		fputc('\n', stdout);
+	json_writer__free(w);
+}
+
+static void print_io(const struct rt_site *rt, size_t nr_rt, int rt_err)
+{
+	printf("\nI/O probes (record's default; --no-io leaves them out):\n");
+	if (rt_err)
+		printf("  driver functions not readable: %s\n", strerror(-rt_err));
+	else if (!nr_rt)
+		printf("  no tokio driver functions (process_at_time, io::Driver::turn): wakes are classified without phase markers\n");
+	else
+		rt_sites__print(rt, nr_rt, stdout);
+	printf("  tracepoints: %s\n", io_tracepoints);
+}
 
 int cmd_inspect(int argc, char **argv)
 {
@@ -32,6 +92,9 @@ int cmd_inspect(int argc, char **argv)
 	struct target *tgt = NULL;
 	struct tokio_bin *tb = NULL;
 	const struct tokio_bin *shown;
+	struct rt_site *rt = NULL;
+	size_t nr_rt = 0;
+	int rt_err;
 	uint64_t pid = 0;
 	int json = 0, c, rc;
 	char err[512] = "";
@@ -77,15 +140,18 @@ int cmd_inspect(int argc, char **argv)
 		}
 		shown = tb;
 	}
+	rt_err = rt_sites__find(shown->path, &rt, &nr_rt);
 	if (json) {
-		tokio_bin__print_json(shown, stdout);
+		print_json(shown, rt, nr_rt, rt_err);
 	} else {
 		if (tgt)
 			printf("process: pid %u (%s), %s, load bias 0x%llx\n", tgt->pid, tgt->comm,
 			       tgt->exe_path_resolved, (unsigned long long)tgt->bias);
 		tokio_bin__print(shown, stdout);
 		hooks__print(shown, NULL, stdout);
+		print_io(rt, nr_rt, rt_err);
 	}
+	rt_sites__free(rt, nr_rt);
 	target__free(tgt);
 	tokio_bin__free(tb);
 	return EXIT_OK;

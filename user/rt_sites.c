@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/types.h>
@@ -8,6 +10,7 @@
 #include "asyncscope.h"
 #include "demangle.h"
 #include "elf_file.h"
+#include "json_writer.h"
 #include "rt_sites.h"
 #include "x86_site.h"
 
@@ -48,6 +51,8 @@ static int resolve(const struct elf_file *ef, const struct elf_sym *sym, struct 
 		return -ENOEXEC;
 	if (x86_site__classify(code, len, sym->value, &s->cls) < 0)
 		s->cls = SITE_SINGLE_STEP;
+	if (x86_site__format(code, len, sym->value, s->insn, sizeof(s->insn)) < 0)
+		snprintf(s->insn, sizeof(s->insn), "(bad)");
 	return elf_file__vaddr_to_off(ef, s->vaddr, &s->file_off) ? -ENOEXEC : 0;
 }
 
@@ -139,4 +144,51 @@ int rt_sites__find(const char *path, struct rt_site **out, size_t *nr)
 	*out = sites;
 	*nr = cnt;
 	return 0;
+}
+
+static const char *phase_name(const struct rt_site *s)
+{
+	return s->phase == AS_RT_TIMERS ? "timers" : "driver done";
+}
+
+void rt_sites__print(const struct rt_site *sites, size_t nr, FILE *out)
+{
+	fprintf(out, "  %-12s %-7s %-12s %-10s %-12s %-28s %s\n", "phase", "probe", "address",
+		"file off", "cost", "instruction", "function");
+	for (size_t i = 0; i < nr; i++) {
+		const struct rt_site *s = &sites[i];
+
+		fprintf(out, "  %-12s %-7s 0x%-10" PRIx64 " 0x%-8" PRIx64 " %-12s %-28s %s%s\n",
+			phase_name(s), s->ret ? "return" : "entry", s->vaddr, s->file_off,
+			site_class_name(s->cls), s->insn, s->name,
+			rt_site__probed(s) ? "" : " (not probed: single-stepped)");
+	}
+}
+
+void rt_sites__json(const struct rt_site *sites, size_t nr, struct json_writer *w)
+{
+	json_writer__begin_array(w);
+	for (size_t i = 0; i < nr; i++) {
+		const struct rt_site *s = &sites[i];
+
+		json_writer__begin_object(w);
+		json_writer__key(w, "phase");
+		json_writer__string(w, phase_name(s));
+		json_writer__key(w, "return_probe");
+		json_writer__bool(w, s->ret);
+		json_writer__key(w, "name");
+		json_writer__string(w, s->name);
+		json_writer__key(w, "vaddr");
+		json_writer__u64(w, s->vaddr);
+		json_writer__key(w, "file_offset");
+		json_writer__u64(w, s->file_off);
+		json_writer__key(w, "instruction");
+		json_writer__string(w, s->insn);
+		json_writer__key(w, "cost");
+		json_writer__string(w, site_class_name(s->cls));
+		json_writer__key(w, "probed");
+		json_writer__bool(w, rt_site__probed(s));
+		json_writer__end_object(w);
+	}
+	json_writer__end_array(w);
 }

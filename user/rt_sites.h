@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "tokio_bin.h"	/* enum site_class */
 
 struct rt_site {
@@ -26,7 +27,14 @@ struct rt_site {
 	uint64_t vaddr;		/* the probe's address */
 	uint64_t file_off;	/* what uprobes take */
 	enum site_class cls;
+	char insn[64];		/* the instruction at vaddr, as text */
 };
+
+/* Single-stepped or refused sites cost ~12 us a hit: record leaves them out. */
+static inline bool rt_site__probed(const struct rt_site *s)
+{
+	return s->cls != SITE_SINGLE_STEP && s->cls != SITE_REFUSED;
+}
 
 /* Which probes a function (a path as demangle__path writes it) gets: RT_SITE_* bits. */
 #define RT_SITE_TIMERS		(1u << 0)	/* entry: AS_RT_TIMERS */
@@ -36,5 +44,11 @@ uint32_t rt_sites__probes_of(const char *path);
 /* Every site in the ELF file at path: 0 or -errno; *out is malloc'd (rt_sites__free). */
 int rt_sites__find(const char *path, struct rt_site **out, size_t *nr);
 void rt_sites__free(struct rt_site *sites, size_t nr);
+
+struct json_writer;
+
+/* For inspect: a table, or an array of objects (the value of a key already written). */
+void rt_sites__print(const struct rt_site *sites, size_t nr, FILE *out);
+void rt_sites__json(const struct rt_site *sites, size_t nr, struct json_writer *w);
 
 #endif

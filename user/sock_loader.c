@@ -112,7 +112,7 @@ static int attach_sites(struct sock_tracer *s, struct sock_proc *p, const char *
 		LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = sites[i].phase, .retprobe = sites[i].ret);
 		struct bpf_link *l;
 
-		if (sites[i].cls == SITE_REFUSED || sites[i].cls == SITE_SINGLE_STEP) {
+		if (!rt_site__probed(&sites[i])) {
 			/* ~12 us a hit on every park: not worth a phase marker */
 			pr_info("io: no probe on %s: its entry would be single-stepped; wakes after it are classified without it\n",
 				sites[i].name);

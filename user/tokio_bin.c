@@ -995,16 +995,12 @@ void tokio_bin__print(const struct tokio_bin *tb, FILE *out)
 		tb->types_why ? ": " : "", tb->types_why ? tb->types_why : "");
 }
 
-void tokio_bin__print_json(const struct tokio_bin *tb, FILE *out)
+void tokio_bin__json_fields(const struct tokio_bin *tb, struct json_writer *w)
 {
-	struct json_writer *w = json_writer__new(out, JSON_WRITER_PRETTY);
 	char insn[96];
 	size_t i;
 	int k;
 
-	if (!w)
-		return;
-	json_writer__begin_object(w);
 	json_writer__key(w, "path");
 	json_writer__string(w, tb->path);
 	json_writer__key(w, "build_id");
@@ -1100,6 +1096,16 @@ void tokio_bin__print_json(const struct tokio_bin *tb, FILE *out)
 	json_writer__u64(w, tb->nr_types_named);
 	json_writer__key(w, "types_why");
 	json_writer__string(w, tb->types_why);
+}
+
+void tokio_bin__print_json(const struct tokio_bin *tb, FILE *out)
+{
+	struct json_writer *w = json_writer__new(out, JSON_WRITER_PRETTY);
+
+	if (!w)
+		return;
+	json_writer__begin_object(w);
+	tokio_bin__json_fields(tb, w);
 	json_writer__end_object(w);
 	if (json_writer__finish(w))
 		pr_warn("inspect: cannot write the JSON report\n");

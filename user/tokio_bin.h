@@ -110,5 +110,8 @@ size_t tokio_bin__count(const struct tokio_bin *tb, enum hook_kind kind);
 /* Human-readable report for `asyncscope inspect`. */
 void tokio_bin__print(const struct tokio_bin *tb, FILE *out);
 void tokio_bin__print_json(const struct tokio_bin *tb, FILE *out);
+/* The same keys, into an object the caller opened (to add its own). */
+struct json_writer;
+void tokio_bin__json_fields(const struct tokio_bin *tb, struct json_writer *w);
 
 #endif

@@ -20,7 +20,19 @@ load_test() {
 	"$lg" --port "$port" --conns 4 --duration-ms 3500 >"$WORK/load.during" &
 	local lpid=$!
 	sleep 0.5
-	"$ASYNCSCOPE" record -p "$spid" -d 2 --json >"$WORK/load.report" 2>"$WORK/load.rerr"
+	"$ASYNCSCOPE" record -p "$spid" -d 2 --json >"$WORK/load.report" 2>"$WORK/load.rerr" &
+	local rpid=$!
+	"$ASYNCSCOPE" inspect --json "$srv" >"$WORK/load.inspect"
+	# while attached, every site inspect lists (hooks and I/O probes) is patched
+	if wait_for "$WORK/load.rerr" 'attached to pid' 30 &&
+		$PY "$E2E_ROOT/tests/e2e/sites_restored.py" --attached "$spid" "$WORK/load.inspect" \
+			>"$WORK/load.sites-on"; then
+		pass "load: $(tail -1 "$WORK/load.sites-on")"
+	else
+		fail "load: sites inspect lists not probed while attached:"
+		sed 's/^/    /' "$WORK/load.sites-on"
+	fi
+	wait $rpid
 	local rc=$?
 	wait $lpid
 	"$lg" --port "$port" --conns 4 --duration-ms 1500 >"$WORK/load.after" || true
@@ -51,7 +63,6 @@ PYEOF
 	else
 		fail "load: probes left after detach: $left"
 	fi
-	"$ASYNCSCOPE" inspect --json "$srv" >"$WORK/load.inspect"
 	if $PY "$E2E_ROOT/tests/e2e/sites_restored.py" "$spid" "$WORK/load.inspect" >"$WORK/load.sites"; then
 		pass "load: $(tail -1 "$WORK/load.sites")"
 	else

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/types.h>
@@ -22,6 +23,7 @@
 #include "array.h"
 #include "asyncscope.h"
 #include "idx_map.h"
+#include "io_stats.h"
 #include "json_writer.h"
 #include "out_chrome.h"
 #include "timeline.h"
@@ -364,9 +366,51 @@ static void write_wake(struct ch_writer *w, size_t idx)
 	if (wk->waker_id)
 		arg_u64(w, "by_task", wk->waker_id);
 	arg_lit(w, "op", wk->flags & TL_WAKE_BY_REF ? "wake_by_ref" : "wake_by_val");
+	if (tl_wake__source(wk) >= 0)
+		arg_lit(w, "source", wake_source_name(tl_wake__source(wk)));
 	args_end(w);
 	if (wake_has_flow(wk))
 		flow_ev(w, 's', "wake", idx + 1, th, wk->ts_ns);
+}
+
+/*
+ * A socket operation: an instant on the thread that made it, named by the
+ * operation, with the task, the bytes or the error, the fd and the socket
+ * (as the Perfetto trace has it).
+ */
+static void write_sock(struct ch_writer *w, size_t idx)
+{
+	const struct timeline *tl = w->tl;
+	const struct tl_sock *so = timeline__sock(tl, idx);
+	const struct tl_thread *th = timeline__thread(tl, so->thread);
+	const struct io_stats *io = timeline__io(tl);
+	const struct io_resource *r = io && so->res != TL_NONE ? io_stats__resource(io, so->res)
+							      : NULL;
+	const char *name = tl_sock_op_name(so->op);
+	char label[2 * IO_ADDR_BUF + 16], local[IO_ADDR_BUF], peer[IO_ADDR_BUF];
+
+	if (!name)
+		return;
+	ev_lit(w, 'i', "io", name, th->pid, th->tid, so->ts_ns);
+	out_lit(w, ",\"s\":\"t\"");
+	args_begin(w);
+	if (so->task != TL_NONE)
+		arg_u64(w, "task", timeline__task(tl, so->task)->id);
+	if (so->ret < 0) {
+		arg_lit(w, "result", so->ret == -11 || so->ret == -115 ? "would block" : "error");
+		arg_u64(w, "errno", (uint64_t)-so->ret);
+	} else if (so->op == AS_SOCK_RECV || so->op == AS_SOCK_SEND) {
+		arg_u64(w, "bytes", (uint64_t)so->ret);
+	}
+	if (so->fd >= 0)
+		arg_u64(w, "fd", (uint64_t)so->fd);
+	if (r) {
+		io_resource__fmt_addr(r, false, local, sizeof(local));
+		io_resource__fmt_addr(r, true, peer, sizeof(peer));
+		snprintf(label, sizeof(label), "%s %s -> %s", io_resource__proto_name(r), local, peer);
+		arg_json(w, "socket", label);
+	}
+	args_end(w);
 }
 
 static void write_spawn(struct ch_writer *w, size_t idx)
@@ -470,6 +514,8 @@ int out_chrome__write(FILE *f, const struct timeline *tl)
 		write_poll(&w, timeline__poll(tl, timeline__poll_by_thread(tl, i)));
 	for (i = 0; i < timeline__nr_wakes(tl) && !w.err; i++)
 		write_wake(&w, i);
+	for (i = 0; i < timeline__nr_socks(tl) && !w.err; i++)
+		write_sock(&w, i);
 	for (i = 0; i < timeline__nr_tasks(tl) && !w.err; i++)
 		write_spawn(&w, i);
 	for (i = 0; i < timeline__nr_tasks(tl) && !w.err; i++)

@@ -89,6 +89,18 @@ struct timeline {
 	bool finished;
 };
 
+const char *tl_sock_op_name(uint16_t op)
+{
+	switch (op) {
+	case AS_SOCK_RECV:	return "recv";
+	case AS_SOCK_SEND:	return "send";
+	case AS_SOCK_CONNECT:	return "connect";
+	case AS_SOCK_ACCEPT:	return "accept";
+	case AS_SOCK_CLOSE:	return "close";
+	default:		return NULL;
+	}
+}
+
 const char *tl_seg_state_name(enum tl_seg_state st)
 {
 	switch (st) {

@@ -140,7 +140,9 @@ struct tl_proc {
 
 enum tl_seg_state { TL_SEG_SCHEDULED = 0, TL_SEG_RUNNING, TL_SEG_IDLE };
 
-const char *tl_seg_state_name(enum tl_seg_state st);	/* "scheduled", "running", "idle" */
+const char *tl_seg_state_name(enum tl_seg_state st);
+/* "recv", "send", "connect", "accept", "close"; NULL for any other enum as_sock_op */
+const char *tl_sock_op_name(uint16_t op);	/* "scheduled", "running", "idle" */
 
 /* One piece of a task's life: [start_ns, end_ns), never empty. */
 struct tl_seg {

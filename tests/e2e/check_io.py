@@ -1,10 +1,8 @@
 #!/usr/bin/python3
 """Compare asyncscope's I/O report (record --json) with a target's ground truth.
 
-usage: check_io.py echo TRUTH_JSON REPORT_JSON
-       check_io.py slowdep TRUTH_JSON REPORT_JSON
-       check_io.py wakes TRUTH_JSON REPORT_JSON
-       check_io.py perfetto TRACE.pftrace REPORT_JSON
+usage: check_io.py echo|slowdep|wakes TRUTH_JSON REPORT_JSON
+       check_io.py perfetto|chrome TRACE REPORT_JSON
 
 echo:    every connection and client task of the echo target: the socket
          (resource) with its ports exists, that task is the one using it, and
@@ -221,11 +219,34 @@ def perfetto(trace_path, rep):
           f"{io_flows} of {want_src.get('io', 0)} I/O wakes lead to a poll")
 
 
+def chrome(trace_path, rep):
+    """The Chrome JSON trace carries the same socket instants and wake sources."""
+    with open(trace_path) as f:
+        events = json.load(f)["traceEvents"]
+    per_task = {}
+    sources = {}
+    for ev in events:
+        if ev.get("ph") != "i":
+            continue
+        a = ev.get("args", {})
+        if ev.get("cat") == "io" and "task" in a and "bytes" in a:
+            io = per_task.setdefault(a["task"], [0, 0])
+            io[0 if ev["name"] == "recv" else 1] += a["bytes"]
+        if ev.get("cat") == "wake" and "source" in a:
+            sources[a["source"]] = sources.get(a["source"], 0) + 1
+    want = {t["id"]: [t["io"]["bytes_in"], t["io"]["bytes_out"]] for t in rep["tasks"]
+            if t.get("io") and (t["io"]["bytes_in"] or t["io"]["bytes_out"])}
+    check("Chrome socket instants: bytes in and out per task equal the report's", per_task == want,
+          f"{len(per_task)} tasks, {sum(a + b for a, b in per_task.values())} bytes")
+    want_src = {k: v for k, v in rep["io"]["wakes_by_source"].items() if v}
+    check("Chrome wake instants by source equal the report's", sources == want_src, f"{sources}")
+
+
 def main():
     mode, truth_path, rep_path = sys.argv[1:4]
-    if mode == "perfetto":
+    if mode in ("perfetto", "chrome"):
         with open(rep_path) as f:
-            perfetto(truth_path, json.load(f))
+            (perfetto if mode == "perfetto" else chrome)(truth_path, json.load(f))
         if failures:
             print(f"check: {len(failures)} mismatches: {', '.join(failures)}")
             return 1

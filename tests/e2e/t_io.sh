@@ -45,8 +45,9 @@ io_run() {
 	fi
 }
 
-# io_trace LABEL: the Perfetto trace of LABEL's recording carries the
-# report's socket operations and wake sources, and is well formed.
+# io_trace LABEL: the Perfetto and Chrome JSON traces of LABEL's recording
+# carry the report's socket operations and wake sources (Perfetto's is also
+# checked well formed).
 io_trace() {
 	local label=$1
 	if ! "$ASYNCSCOPE" convert "$WORK/$label.ast" -o "$WORK/$label.pftrace" 2>"$WORK/$label.pf.err"; then
@@ -62,6 +63,14 @@ io_trace() {
 		sed 's/^/    /' "$WORK/$label.pf.check"
 	fi
 	rm -f "$WORK/$label.pftrace"
+	if "$ASYNCSCOPE" convert "$WORK/$label.ast" -o "$WORK/$label.json" 2>"$WORK/$label.ch.err" &&
+		$PY "$E2E_ROOT/tests/e2e/check_io.py" chrome "$WORK/$label.json" "$WORK/$label.report" \
+			>"$WORK/$label.ch.check"; then
+		pass "$label: Chrome JSON trace: $(grep -c '^  ok' "$WORK/$label.ch.check") I/O checks ($(grep '^  ok' "$WORK/$label.ch.check" | head -1 | sed 's/.*: //'))"
+	else
+		fail "$label: Chrome JSON trace: $(tail -1 "$WORK/$label.ch.err" "$WORK/$label.ch.check" 2>/dev/null | tail -1)"
+	fi
+	rm -f "$WORK/$label.json"
 }
 
 # Per-task bytes and operations in and out equal what the echo target counted.

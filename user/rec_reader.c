@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "rec_reader.h"
 
 struct rec_reader {
@@ -11,6 +12,7 @@ struct rec_reader {
 	uint64_t off;			/* of the next byte to read */
 	int err;			/* sticky: 0, or the negative errno returned */
 	int state;			/* what may come next, enum below */
+	int64_t size;			/* of a regular file, else -1 (a pipe, memory) */
 	char msg[256];
 
 	uint8_t *buf;			/* payload of the current frame */
@@ -26,15 +28,20 @@ struct rec_reader {
 
 enum { WANT_MAGIC = 0, WANT_HEADER, WANT_BODY, DONE };
 
-static struct rec_reader *reader_new(FILE *f)
+static struct rec_reader *reader_new(FILE *f, size_t mem_len)
 {
 	struct rec_reader *r = calloc(1, sizeof(*r));
+	struct stat st;
 
 	if (!r) {
 		fclose(f);
 		return NULL;
 	}
 	r->f = f;
+	if (mem_len)
+		r->size = (int64_t)mem_len;
+	else
+		r->size = fileno(f) >= 0 && !fstat(fileno(f), &st) && S_ISREG(st.st_mode) ? st.st_size : -1;
 	return r;
 }
 
@@ -42,7 +49,7 @@ struct rec_reader *rec_reader__open(const char *path)
 {
 	FILE *f = fopen(path, "rbe");
 
-	return f ? reader_new(f) : NULL;
+	return f ? reader_new(f, 0) : NULL;
 }
 
 struct rec_reader *rec_reader__open_mem(const void *buf, size_t len)
@@ -55,7 +62,7 @@ struct rec_reader *rec_reader__open_mem(const void *buf, size_t len)
 	} else {
 		f = fmemopen((void *)buf, len, "rb");
 	}
-	return f ? reader_new(f) : NULL;
+	return f ? reader_new(f, len) : NULL;
 }
 
 static void release_frame(struct rec_reader *r)
@@ -144,6 +151,11 @@ static int read_frame(struct rec_reader *r)
 	if (rec_frame__parse_hdr(hdr, &len, &crc))
 		return fail(r, -EBADMSG, "corrupted frame at byte %llu: length %u is over the %u-byte limit",
 			    (unsigned long long)r->frame_off, len, REC_FRAME_MAX);
+	/* a damaged length is not worth up to REC_FRAME_MAX bytes of memory */
+	if (r->size >= 0 && r->off + len > (uint64_t)r->size)
+		return fail(r, -ENODATA, "recording truncated at byte %llu: the frame there is cut short (%ld of %u bytes)",
+			    (unsigned long long)r->frame_off,
+			    (long)((uint64_t)r->size > r->off ? (uint64_t)r->size - r->off : 0), len);
 	if (len > r->cap) {
 		uint8_t *b = realloc(r->buf, len);
 

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <linux/types.h>
 
@@ -345,6 +347,43 @@ static void test_corrupted_chunk(void **state)
 	assert_int_equal(read_all(m.data, m.len, &events, msg, sizeof(msg)), -EBADMSG);
 	assert_int_equal(events, 3);
 	assert_non_null(strstr(msg, "over the"));
+
+	/*
+	 * A length under the limit but past the end of the file: reported cut
+	 * short before any buffer that size is allocated, from memory and from
+	 * a regular file alike.
+	 */
+	m.data[second + 3] = 0x03;
+	assert_int_equal(read_all(m.data, m.len, &events, msg, sizeof(msg)), -ENODATA);
+	assert_int_equal(events, 3);
+	snprintf(want, sizeof(want), "truncated at byte %zu: the frame there is cut short (%zu of ",
+		 second, m.len - second - REC_FRAME_HDR_LEN);
+	assert_non_null(strstr(msg, want));
+	{
+		char path[] = "/tmp/asyncscope-test-rec.XXXXXX";
+		int fd = mkstemp(path);
+		struct rec_reader *rd;
+		struct rec_item it;
+		int rc;
+
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, m.data, m.len), (ssize_t)m.len);
+		close(fd);
+		size_t mapped = mallinfo2().hblkhd;
+
+		rd = rec_reader__open(path);
+		assert_non_null(rd);
+		events = 0;
+		while ((rc = rec_reader__next(rd, &it)) > 0)
+			events += it.kind == REC_ITEM_EVENT;
+		assert_int_equal(rc, -ENODATA);
+		assert_int_equal(events, 3);
+		assert_non_null(strstr(rec_reader__error(rd), want));
+		/* no ~50 MiB frame buffer was mapped for it (glibc maps big blocks) */
+		assert_true(mallinfo2().hblkhd < mapped + (1 << 20));
+		rec_reader__free(rd);
+		unlink(path);
+	}
 	free(m.data);
 }
 

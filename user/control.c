@@ -379,6 +379,9 @@ static int read_request(int fd, char *buf, size_t size)
 		buf[n] = '\0';
 		nl = memchr(buf, '\n', n);
 		if (nl) {
+			/* "dump\0anything" is not "dump": no NUL inside the line */
+			if (memchr(buf, '\0', nl - buf))
+				return -EBADMSG;
 			*nl = '\0';
 			return 0;
 		}
@@ -425,7 +428,8 @@ int control__handle(struct control *c, control_dump_fn fn, void *ctx)
 	err = read_request(fd, req, sizeof(req));
 	if (err) {
 		reply(fd, "error", err == -ETIMEDOUT ? "timed out waiting for a request line"
-			: err == -EMSGSIZE ? "request line too long" : "no request line");
+			: err == -EMSGSIZE ? "request line too long"
+			: err == -EBADMSG ? "a NUL byte in the request line" : "no request line");
 		pr_debug("control: bad request from pid %d: %s\n", (int)cred.pid, strerror(-err));
 		err = 0;
 		goto done;

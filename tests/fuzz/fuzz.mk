@@ -12,7 +12,7 @@
 # No root is needed.  See tests/fuzz/README.md.
 FUZZ_CC		?= clang
 FUZZ_SECONDS	?= 20
-FUZZERS		?= recording events elf demangle x86 procmaps args
+FUZZERS		?= recording events elf demangle x86 procmaps args control
 FUZZ_DIR	:= $(OUTPUT)/fuzz
 FUZZ_BINS	:= $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZERS))
 

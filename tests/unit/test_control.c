@@ -274,6 +274,9 @@ static void test_bad_request(void **state)
 	memset(big, 'a', sizeof(big));
 	raw_request(c, &d, big, sizeof(big), 0, reply, sizeof(reply));
 	assert_string_equal(reply, "error request line too long\n");
+	/* "dump" then a NUL: not a dump request (found by fuzz_control) */
+	raw_request(c, &d, "dump\0x\n", 7, 0, reply, sizeof(reply));
+	assert_string_equal(reply, "error a NUL byte in the request line\n");
 	/* closed before the newline */
 	raw_request(c, &d, "dump", 4, 1, reply, sizeof(reply));
 	assert_string_equal(reply, "error no request line\n");

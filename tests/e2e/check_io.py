@@ -189,30 +189,45 @@ def wakes(truth, rep):
         check(f"{role['role']} wakes", ok, detail)
 
 
+class Instants:
+    """Socket bytes per task and wakes per source, from a trace's instants."""
+
+    def __init__(self):
+        self.per_task = {}
+        self.sources = {}
+
+    def add(self, cat, name, args):
+        if cat == "io" and "task" in args and "bytes" in args:
+            io = self.per_task.setdefault(args["task"], [0, 0])
+            io[0 if name == "recv" else 1] += args["bytes"]
+        if cat == "wake" and "source" in args:
+            self.sources[args["source"]] = self.sources.get(args["source"], 0) + 1
+
+    def check(self, fmt, rep):
+        want = {t["id"]: [t["io"]["bytes_in"], t["io"]["bytes_out"]] for t in rep["tasks"]
+                if t.get("io") and (t["io"]["bytes_in"] or t["io"]["bytes_out"])}
+        check(f"{fmt} socket instants: bytes in and out per task equal the report's",
+              self.per_task == want,
+              f"{len(self.per_task)} tasks, {sum(a + b for a, b in self.per_task.values())} bytes")
+        want_src = {k: v for k, v in rep["io"]["wakes_by_source"].items() if v}
+        check(f"{fmt} wake instants by source equal the report's", self.sources == want_src,
+              f"{self.sources}")
+        return want_src
+
+
 def perfetto(trace_path, rep):
     sys.path.insert(0, __import__("os").path.dirname(__import__("os").path.abspath(__file__)))
     import check_perfetto
     trace = check_perfetto.read_trace(trace_path)
-    per_task = {}
-    sources = {}
+    seen = Instants()
     io_flows = 0
     for uuid, evs in trace.events.items():
         for ts, _, typ, rec in evs:
             if typ != "TYPE_INSTANT":
                 continue
-            a = rec["anns"]
-            if rec["cat"] == "io" and "task" in a and "bytes" in a:
-                io = per_task.setdefault(a["task"], [0, 0])
-                io[0 if rec["name"] == "recv" else 1] += a["bytes"]
-            if rec["cat"] == "wake" and "source" in a:
-                sources[a["source"]] = sources.get(a["source"], 0) + 1
-                io_flows += a["source"] == "io" and bool(rec["flows"])
-    want = {t["id"]: [t["io"]["bytes_in"], t["io"]["bytes_out"]] for t in rep["tasks"]
-            if t.get("io") and (t["io"]["bytes_in"] or t["io"]["bytes_out"])}
-    check("socket instants: bytes in and out per task equal the report's", per_task == want,
-          f"{len(per_task)} tasks, {sum(a + b for a, b in per_task.values())} bytes")
-    want_src = {k: v for k, v in rep["io"]["wakes_by_source"].items() if v}
-    check("wake instants by source equal the report's", sources == want_src, f"{sources}")
+            seen.add(rec["cat"], rec["name"], rec["anns"])
+            io_flows += rec["anns"].get("source") == "io" and bool(rec["flows"])
+    want_src = seen.check("Perfetto", rep)
     check("I/O wakes with a flow to the poll they caused", 0 < io_flows <= want_src.get("io", 0) and
           all(trace.flow_dst.get(fid) == 1 for evs in trace.events.values() for _, _, _, rec in evs
               if rec["anns"].get("source") == "io" for fid in rec["flows"]),
@@ -223,23 +238,11 @@ def chrome(trace_path, rep):
     """The Chrome JSON trace carries the same socket instants and wake sources."""
     with open(trace_path) as f:
         events = json.load(f)["traceEvents"]
-    per_task = {}
-    sources = {}
+    seen = Instants()
     for ev in events:
-        if ev.get("ph") != "i":
-            continue
-        a = ev.get("args", {})
-        if ev.get("cat") == "io" and "task" in a and "bytes" in a:
-            io = per_task.setdefault(a["task"], [0, 0])
-            io[0 if ev["name"] == "recv" else 1] += a["bytes"]
-        if ev.get("cat") == "wake" and "source" in a:
-            sources[a["source"]] = sources.get(a["source"], 0) + 1
-    want = {t["id"]: [t["io"]["bytes_in"], t["io"]["bytes_out"]] for t in rep["tasks"]
-            if t.get("io") and (t["io"]["bytes_in"] or t["io"]["bytes_out"])}
-    check("Chrome socket instants: bytes in and out per task equal the report's", per_task == want,
-          f"{len(per_task)} tasks, {sum(a + b for a, b in per_task.values())} bytes")
-    want_src = {k: v for k, v in rep["io"]["wakes_by_source"].items() if v}
-    check("Chrome wake instants by source equal the report's", sources == want_src, f"{sources}")
+        if ev.get("ph") == "i":
+            seen.add(ev.get("cat"), ev.get("name"), ev.get("args", {}))
+    seen.check("Chrome", rep)
 
 
 def main():

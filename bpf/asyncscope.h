@@ -196,6 +196,7 @@ enum as_counter {
 	AS_CNT_WAKE_BY_REF,
 	AS_CNT_WAKER_CLONE,
 	AS_CNT_WAKER_DROP,
+	AS_CNT_WAKER_FOLDED,		/* clones and drops counted in their poll's record, no record of their own */
 	AS_CNT_SPAWN,
 	AS_CNT_SPAWN_BLOCKING,
 	AS_CNT_COMPLETE,

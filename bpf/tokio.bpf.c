@@ -367,6 +367,7 @@ int BPF_KPROBE(waker_op, __u64 hdr)
 	}
 	/* its own waker inside its own poll: counted in the poll's record */
 	if (f && f->hdr == hdr && (op == AS_WAKER_CLONE || op == AS_WAKER_DROP)) {
+		count(AS_CNT_WAKER_FOLDED);
 		if (op == AS_WAKER_CLONE)
 			f->waker_clones++;
 		else

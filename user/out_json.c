@@ -108,6 +108,7 @@ static void write_kernel(struct json_writer *w, const uint64_t *k)
 	kv_u64(w, "wake_by_ref", k[AS_CNT_WAKE_BY_REF]);
 	kv_u64(w, "waker_clone", k[AS_CNT_WAKER_CLONE]);
 	kv_u64(w, "waker_drop", k[AS_CNT_WAKER_DROP]);
+	kv_u64(w, "waker_folded", k[AS_CNT_WAKER_FOLDED]);
 	kv_u64(w, "spawn", k[AS_CNT_SPAWN]);
 	kv_u64(w, "spawn_blocking", k[AS_CNT_SPAWN_BLOCKING]);
 	kv_u64(w, "complete", k[AS_CNT_COMPLETE]);

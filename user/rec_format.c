@@ -229,6 +229,7 @@ static const struct {
 	CNT(AS_CNT_WAKE_BY_REF, wake_by_ref),
 	CNT(AS_CNT_WAKER_CLONE, waker_clone),
 	CNT(AS_CNT_WAKER_DROP, waker_drop),
+	CNT(AS_CNT_WAKER_FOLDED, waker_folded),
 	CNT(AS_CNT_SPAWN, spawn),
 	CNT(AS_CNT_SPAWN_BLOCKING, spawn_blocking),
 	CNT(AS_CNT_COMPLETE, complete),

@@ -318,6 +318,7 @@ static void test_own_waker_ops_folded_into_poll(void **state)
 	assert_int_equal(w->cur_task_id, 0);
 	assert_int_equal(counter(AS_CNT_WAKER_CLONE), 5);
 	assert_int_equal(counter(AS_CNT_WAKER_DROP), 2);
+	assert_int_equal(counter(AS_CNT_WAKER_FOLDED), 5);
 	assert_int_equal(counter(AS_CNT_EMITTED), 4);
 
 	/* the next poll starts from zero */

@@ -265,7 +265,7 @@ static const char json_check[] =
 "if live:\n"
 "  assert e[\"emitted\"]==71 and e[\"dropped\"]==57, e\n"
 "  assert e[\"dropped_by_type\"]=={\"poll\":40,\"waker\":17,\"spawn\":0,\"complete\":0,\"shutdown\":0,\"schedule\":0,\"sock\":0,\"runtime\":0,\"sock_op\":0}\n"
-"  assert s[\"kernel\"]=={\"polls\":1000,\"wake_by_val\":1,\"wake_by_ref\":2,\"waker_clone\":3,\"waker_drop\":4,\"spawn\":55,\"spawn_blocking\":5,\"complete\":58,\"shutdown\":6,\"schedule\":7}, s[\"kernel\"]\n"
+"  assert s[\"kernel\"]=={\"polls\":1000,\"wake_by_val\":1,\"wake_by_ref\":2,\"waker_clone\":3,\"waker_drop\":4,\"waker_folded\":0,\"spawn\":55,\"spawn_blocking\":5,\"complete\":58,\"shutdown\":6,\"schedule\":7}, s[\"kernel\"]\n"
 "else:\n"
 "  assert e[\"emitted\"] is None and e[\"dropped\"] is None and e[\"dropped_by_type\"] is None\n"
 "  assert s[\"kernel\"] is None\n"

@@ -14,6 +14,8 @@ pkgs=(
 	# the Rust test targets build offline from Debian's crate sources
 	librust-tokio-dev librust-tokio-macros-dev librust-hyper-dev
 	librust-tracing-dev librust-tracing-subscriber-dev
+	# crates tests/targets names itself (tokio pulls them in too)
+	librust-libc-dev librust-pin-project-lite-dev
 )
 
 if [ "$(id -u)" -ne 0 ]; then

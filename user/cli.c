@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <math.h>
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -38,6 +39,55 @@ int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	if (v < min || v > max)
 		return -ERANGE;
 	*out = v;
+	return 0;
+}
+
+/* -h's exit; weak: the argument fuzzer (tests/fuzz) returns to itself instead */
+__attribute__((weak, noreturn)) void cli__exit(int code)
+{
+	exit(code);
+}
+
+int cli__common_opt(int c, const char *usage)
+{
+	switch (c) {
+	case 'v':
+		log_verbosity++;
+		return 0;
+	case 'h':
+		fputs(usage, stdout);
+		cli__exit(EXIT_OK);
+	default:
+		fputs(usage, stderr);
+		return -EINVAL;
+	}
+}
+
+int cli__pid(const char *arg, const char *expected, uint32_t *pid)
+{
+	uint64_t v;
+
+	if (parse_u64(arg, 1, 0x7fffffff, &v)) {
+		pr_warn("invalid PID '%s': expected %s\n", arg, expected);
+		return -EINVAL;
+	}
+	*pid = (uint32_t)v;
+	return 0;
+}
+
+int cli__operands(int argc, char **argv, const char *cmd, const char *missing, const char **path)
+{
+	if (path) {
+		if (optind >= argc) {
+			pr_warn("%s\n", missing);
+			return -EINVAL;
+		}
+		*path = argv[optind++];
+	}
+	if (optind < argc) {
+		pr_warn("unexpected argument '%s'; see 'asyncscope %s --help'\n", argv[optind], cmd);
+		return -EINVAL;
+	}
 	return 0;
 }
 

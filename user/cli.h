@@ -32,6 +32,20 @@ int parse_duration_ns(const char *s, uint64_t *out);
 /* "16M", "1G", "65536"; 0 or -EINVAL. */
 int parse_size(const char *s, uint64_t *out);
 
+/*
+ * What every subcommand's getopt loop shares.  cli__common_opt takes any
+ * option the loop's own cases did not: -v raises the verbosity (0), -h
+ * prints usage on stdout and exits 0, anything else prints usage on stderr
+ * (-EINVAL).  cli__pid parses -p's argument ("expected ..." completes the
+ * message).  cli__operands takes what follows the options: exactly one
+ * operand into *path when path is not NULL (missing: the message), else
+ * none.  Each returns 0 or -EINVAL with a message printed.
+ */
+int cli__common_opt(int c, const char *usage);
+__attribute__((noreturn)) void cli__exit(int code);	/* exit(); see cli.c */
+int cli__pid(const char *arg, const char *expected, uint32_t *pid);
+int cli__operands(int argc, char **argv, const char *cmd, const char *missing, const char **path);
+
 /* 0 if we may load BPF and attach uprobes, else -EPERM with a message printed. */
 int check_privileges(void);
 

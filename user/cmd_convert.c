@@ -72,26 +72,14 @@ static int parse_args(int argc, char **argv, struct convert_opts *o)
 		case 'f':
 			o->force = 1;
 			break;
-		case 'v':
-			log_verbosity++;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			exit(EXIT_OK);
 		default:
-			fputs(usage, stderr);
-			return -EINVAL;
+			if (cli__common_opt(c, usage))
+				return -EINVAL;
 		}
 	}
-	if (optind >= argc) {
-		pr_warn("convert needs a recording: asyncscope convert FILE -o OUT\n");
+	if (cli__operands(argc, argv, "convert",
+			  "convert needs a recording: asyncscope convert FILE -o OUT", &o->path))
 		return -EINVAL;
-	}
-	o->path = argv[optind++];
-	if (optind < argc) {
-		pr_warn("unexpected argument '%s'; see 'asyncscope convert --help'\n", argv[optind]);
-		return -EINVAL;
-	}
 	if (!o->output) {
 		pr_warn("convert needs an output: asyncscope convert FILE -o OUT.pftrace (or OUT.json)\n");
 		return -EINVAL;

@@ -37,7 +37,7 @@ static int parse_args(int argc, char **argv, pid_t *only)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	uint64_t v;
+	uint32_t pid;
 	int c;
 
 	*only = 0;
@@ -45,29 +45,16 @@ static int parse_args(int argc, char **argv, pid_t *only)
 	while ((c = getopt_long(argc, argv, "p:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (parse_u64(optarg, 1, 0x7fffffff, &v)) {
-				pr_warn("invalid PID '%s': expected the process id of an 'asyncscope record'\n",
-					optarg);
+			if (cli__pid(optarg, "the process id of an 'asyncscope record'", &pid))
 				return -EINVAL;
-			}
-			*only = (pid_t)v;
+			*only = (pid_t)pid;
 			break;
-		case 'v':
-			log_verbosity++;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			exit(EXIT_OK);
 		default:
-			fputs(usage, stderr);
-			return -EINVAL;
+			if (cli__common_opt(c, usage))
+				return -EINVAL;
 		}
 	}
-	if (optind < argc) {
-		pr_warn("unexpected argument '%s'; see 'asyncscope dump --help'\n", argv[optind]);
-		return -EINVAL;
-	}
-	return 0;
+	return cli__operands(argc, argv, "dump", NULL, NULL);
 }
 
 int cmd_dump(int argc, char **argv)

@@ -95,7 +95,7 @@ int cmd_inspect(int argc, char **argv)
 	struct rt_site *rt = NULL;
 	size_t nr_rt = 0;
 	int rt_err;
-	uint64_t pid = 0;
+	uint32_t pid = 0;
 	int json = 0, c, rc;
 	char err[512] = "";
 
@@ -103,23 +103,15 @@ int cmd_inspect(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "p:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (parse_u64(optarg, 1, 0x7fffffff, &pid)) {
-				pr_warn("invalid PID '%s': expected a process id\n", optarg);
+			if (cli__pid(optarg, "a process id", &pid))
 				return EXIT_USAGE;
-			}
 			break;
 		case 'j':
 			json = 1;
 			break;
-		case 'v':
-			log_verbosity++;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return EXIT_OK;
 		default:
-			fputs(usage, stderr);
-			return EXIT_USAGE;
+			if (cli__common_opt(c, usage))
+				return EXIT_USAGE;
 		}
 	}
 	if ((pid != 0) == (optind < argc) || argc - optind > 1) {
@@ -127,7 +119,7 @@ int cmd_inspect(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (pid) {
-		rc = target__open_pid((uint32_t)pid, &tgt);
+		rc = target__open_pid(pid, &tgt);
 		if (rc)
 			return target_exit_code(-rc);
 		shown = tgt->bin;

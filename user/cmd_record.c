@@ -120,11 +120,8 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 	while ((c = getopt_long(argc, argv, "p:d:o:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (parse_u64(optarg, 1, 0x7fffffff, &v)) {
-				pr_warn("invalid PID '%s': expected a process id\n", optarg);
+			if (cli__pid(optarg, "a process id", &o->pid))
 				return -EINVAL;
-			}
-			o->pid = (uint32_t)v;
 			break;
 		case 'd':
 			if (parse_duration_ns(optarg, &o->duration_ns) || !o->duration_ns) {
@@ -182,21 +179,13 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		case 'N':
 			o->no_io = 1;
 			break;
-		case 'v':
-			log_verbosity++;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			exit(EXIT_OK);
 		default:
-			fputs(usage, stderr);
-			return -EINVAL;
+			if (cli__common_opt(c, usage))
+				return -EINVAL;
 		}
 	}
-	if (optind < argc) {
-		pr_warn("unexpected argument '%s'; see 'asyncscope record --help'\n", argv[optind]);
+	if (cli__operands(argc, argv, "record", NULL, NULL))
 		return -EINVAL;
-	}
 	if (!o->pid) {
 		pr_warn("record needs a process: asyncscope record -p PID\n");
 		return -EINVAL;

@@ -57,27 +57,13 @@ static int parse_args(int argc, char **argv, struct report_opts *o)
 		case 'f':
 			o->force = 1;
 			break;
-		case 'v':
-			log_verbosity++;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			exit(EXIT_OK);
 		default:
-			fputs(usage, stderr);
-			return -EINVAL;
+			if (cli__common_opt(c, usage))
+				return -EINVAL;
 		}
 	}
-	if (optind >= argc) {
-		pr_warn("report needs a recording: asyncscope report FILE\n");
-		return -EINVAL;
-	}
-	o->path = argv[optind++];
-	if (optind < argc) {
-		pr_warn("unexpected argument '%s'; see 'asyncscope report --help'\n", argv[optind]);
-		return -EINVAL;
-	}
-	return 0;
+	return cli__operands(argc, argv, "report",
+			     "report needs a recording: asyncscope report FILE", &o->path);
 }
 
 int cmd_report(int argc, char **argv)

@@ -6,16 +6,14 @@
  * code shipped.  The library objects the fuzzers link leave user/cmd_*.c
  * out: the commands' entry points come from here.
  *
- * --help prints the usage and calls exit(): exit is redirected to
- * fuzz_args_exit(), which jumps back into the fuzzer.  `inspect` has no
+ * --help prints the usage and calls cli__exit(), which fuzz_args.c
+ * replaces to jump back into the fuzzer.  `inspect` has no
  * separate parser: it runs whole, with the two calls that would open a
  * process or a file replaced by stubs that fail, so it has no effect
  * beyond its messages.
  */
 #include <stdlib.h>
 #include "fuzz_args.h"
-
-#define exit(code) fuzz_args_exit(code)
 
 #if defined(SHIM_RECORD)
 #include "cmd_record.c"

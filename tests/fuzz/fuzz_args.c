@@ -39,6 +39,12 @@ void fuzz_args_exit(int code)
 	longjmp(back, code + 1);
 }
 
+/* the subcommands' shared -h (user/cli.c) exits through here */
+void cli__exit(int code)
+{
+	fuzz_args_exit(code);
+}
+
 static void values(const char *s)
 {
 	uint64_t v = SENTINEL, age = SENTINEL, bytes = SENTINEL;

@@ -346,16 +346,21 @@ static void reply(int fd, const char *status, const char *text)
 		pr_debug("control: cannot reply to a client: %s\n", strerror(errno));
 }
 
-/* One line into buf (newline stripped), within the deadline; 0 or -errno. */
-static int read_request(int fd, char *buf, size_t size)
+/*
+ * Bytes from fd into buf (NUL-terminated after them, *len of them) until a
+ * newline, the end of the stream or the buffer is full, within timeout_ms:
+ * 1 (a newline), 0 (the end), -EMSGSIZE (full), -ETIMEDOUT or -errno.
+ */
+static int read_line(int fd, char *buf, size_t size, unsigned int timeout_ms, size_t *len)
 {
-	uint64_t deadline = now_ns() + CONTROL_REQUEST_TIMEOUT_MS * 1000000ull;
+	uint64_t deadline = now_ns() + timeout_ms * 1000000ull;
 	size_t n = 0;
 
+	*len = 0;
+	buf[0] = '\0';
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		uint64_t now = now_ns();
-		char *nl;
 		ssize_t got;
 
 		if (now >= deadline)
@@ -373,21 +378,35 @@ static int read_request(int fd, char *buf, size_t size)
 				continue;
 			return -errno;
 		}
-		if (!got)
-			return -EPROTO;		/* closed before a whole line */
 		n += got;
 		buf[n] = '\0';
-		nl = memchr(buf, '\n', n);
-		if (nl) {
-			/* "dump\0anything" is not "dump": no NUL inside the line */
-			if (memchr(buf, '\0', nl - buf))
-				return -EBADMSG;
-			*nl = '\0';
+		*len = n;
+		if (!got)
 			return 0;
-		}
+		if (memchr(buf, '\n', n))
+			return 1;
 		if (n == size - 1)
 			return -EMSGSIZE;
 	}
+}
+
+/* One request line into buf (newline stripped); 0 or -errno. */
+static int read_request(int fd, char *buf, size_t size)
+{
+	size_t n;
+	int rc = read_line(fd, buf, size, CONTROL_REQUEST_TIMEOUT_MS, &n);
+	char *nl;
+
+	if (rc < 0)
+		return rc;
+	if (!rc)
+		return -EPROTO;		/* closed before a whole line */
+	nl = memchr(buf, '\n', n);
+	/* "dump\0anything" is not "dump": no NUL inside the line */
+	if (memchr(buf, '\0', nl - buf))
+		return -EBADMSG;
+	*nl = '\0';
+	return 0;
 }
 
 /* The request text, printable, for an error message. */
@@ -461,37 +480,13 @@ done:
 	return err;
 }
 
-/* Read the reply line until the newline, EOF or the deadline; 0 or -errno. */
+/* Read the reply line until the newline, EOF, a full buffer or the deadline; 0 or -errno. */
 static int read_reply(int fd, char *buf, size_t size)
 {
-	uint64_t deadline = now_ns() + CONTROL_REPLY_TIMEOUT_MS * 1000000ull;
-	size_t n = 0;
+	size_t n;
+	int rc = read_line(fd, buf, size, CONTROL_REPLY_TIMEOUT_MS, &n);
 
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		uint64_t now = now_ns();
-		ssize_t got;
-
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		if (poll(&p, 1, (int)((deadline - now + 999999) / 1000000)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (!p.revents)
-			continue;
-		got = recv(fd, buf + n, size - 1 - n, MSG_DONTWAIT);
-		if (got < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return -errno;
-		}
-		n += got;
-		buf[n] = '\0';
-		if (!got || memchr(buf, '\n', n) || n == size - 1)
-			return 0;
-	}
+	return rc >= 0 || rc == -EMSGSIZE ? 0 : rc;
 }
 
 int control__request_dump(const char *sock_path, char *path_out, size_t size, char *err,

@@ -30,7 +30,7 @@ flight_test() {
 	echo 5 >"/proc/$bpid/clear_refs"
 	base_kib=$(vm VmRSS "$bpid")
 
-	"$lg" --port "$port" --conns 8 --duration-ms 5000 >"$WORK/flight.load" &
+	"$lg" --port "$port" --conns 8 --duration-ms 8000 >"$WORK/flight.load" &
 	local lpid=$!
 	sleep 3
 	"$ASYNCSCOPE" dump >"$WORK/flight.dump1" 2>"$WORK/flight.dump1.err"

@@ -26,6 +26,7 @@
 #include "bench_bare.skel.h"
 #include "hooks.h"
 #include "log.h"
+#include "percpu.h"
 #include "target.h"
 #include "uprobe_multi.h"
 
@@ -143,24 +144,13 @@ static void detach(struct bare *b)
 
 static int print_hits(struct bare *b, FILE *out)
 {
-	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(b->skel->maps.hits);
-	uint64_t *vals, sum[2 * BARE_MAX_KINDS] = {};
+	uint64_t sum[2 * BARE_MAX_KINDS];
 	const char *sep = "";
-	int err = 0;
+	int err;
 
-	if (ncpu <= 0)
-		return ncpu ? ncpu : -EINVAL;
-	vals = calloc(ncpu, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	for (uint32_t k = 0; k < 2 * BARE_MAX_KINDS; k++) {
-		if (bpf_map_lookup_elem(fd, &k, vals)) {
-			err = -errno;
-			goto cleanup;
-		}
-		for (int c = 0; c < ncpu; c++)
-			sum[k] += vals[c];
-	}
+	err = percpu__sum(bpf_map__fd(b->skel->maps.hits), 2 * BARE_MAX_KINDS, sum);
+	if (err)
+		return err;
 	fprintf(out, "{\"pid\":%u,\"probes\":%zu,\"mode\":\"%s\",\"hits\":{", b->o.pid,
 		b->nr_probes, b->o.multi ? "multi" : "perf");
 	for (int k = 0; k < HOOK__MAX; k++) {
@@ -172,9 +162,7 @@ static int print_hits(struct bare *b, FILE *out)
 	}
 	fprintf(out, "}}\n");
 	fflush(out);
-cleanup:
-	free(vals);
-	return err;
+	return 0;
 }
 
 /* Until SIGINT/SIGTERM or the process exits. */

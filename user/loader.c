@@ -8,6 +8,7 @@
 #include "array.h"
 #include "loader.h"
 #include "log.h"
+#include "percpu.h"
 #include "tokio.skel.h"
 #include "uprobe_multi.h"
 
@@ -44,7 +45,6 @@ struct tracer {
 	struct traced_proc *procs;
 	size_t nr_procs;
 	size_t nr_procs_traced;		/* procs[] whose traced is set */
-	int nr_cpus;
 	/*
 	 * uprobe_multi links (Linux 6.6+) where the kernel has them: a
 	 * perf-event uprobe takes ~0.1 s to remove, one at a time (a large
@@ -109,11 +109,6 @@ struct tracer *tracer__new(const struct tracer_opts *opts, tracer_record_fn fn, 
 	t->ctx = ctx;
 	libbpf_set_print(libbpf_print);
 
-	t->nr_cpus = libbpf_num_possible_cpus();
-	if (t->nr_cpus <= 0) {
-		err = t->nr_cpus ? t->nr_cpus : -EINVAL;
-		goto fail;
-	}
 	t->skel = tokio_bpf__open();
 	if (!t->skel) {
 		err = -errno;
@@ -433,24 +428,7 @@ int tracer__drain(struct tracer *t)
 
 int tracer__counters(const struct tracer *t, uint64_t out[AS_CNT_NR])
 {
-	int fd = bpf_map__fd(t->skel->maps.counters);
-	uint64_t *vals;
-	int err = 0;
-
-	vals = calloc(t->nr_cpus, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	for (uint32_t k = 0; k < AS_CNT_NR; k++) {
-		out[k] = 0;
-		if (bpf_map_lookup_elem(fd, &k, vals)) {
-			err = -errno;
-			break;
-		}
-		for (int c = 0; c < t->nr_cpus; c++)
-			out[k] += vals[c];
-	}
-	free(vals);
-	return err;
+	return percpu__sum(bpf_map__fd(t->skel->maps.counters), AS_CNT_NR, out);
 }
 
 int tracer__in_progress(const struct tracer *t, uint32_t pid, tracer_frame_fn fn, void *ctx)

@@ -5,6 +5,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "log.h"
+#include "percpu.h"
 #include "rt_sites.h"
 #include "sock.skel.h"
 #include "sock_loader.h"
@@ -20,7 +21,6 @@ struct sock_proc {
 struct sock_tracer {
 	struct sock_bpf *skel;
 	struct sock_proc procs[NR_PIDS];
-	int nr_cpus;
 };
 
 static struct sock_proc *find_proc(struct sock_tracer *s, uint32_t pid)
@@ -53,11 +53,6 @@ struct sock_tracer *sock_tracer__new(const struct sock_tracer_opts *opts)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	s->nr_cpus = libbpf_num_possible_cpus();
-	if (s->nr_cpus <= 0) {
-		err = s->nr_cpus ? s->nr_cpus : -EINVAL;
-		goto fail;
-	}
 	s->skel = sock_bpf__open();
 	if (!s->skel) {
 		err = -errno;
@@ -201,24 +196,7 @@ size_t sock_tracer__nr_probes(const struct sock_tracer *s, uint32_t pid)
 
 int sock_tracer__counters(const struct sock_tracer *s, uint64_t out[AS_SCNT__MAX])
 {
-	int fd = bpf_map__fd(s->skel->maps.sock_counters);
-	uint64_t *vals;
-	int err = 0;
-
-	vals = calloc(s->nr_cpus, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	for (uint32_t k = 0; k < AS_SCNT__MAX; k++) {
-		out[k] = 0;
-		if (bpf_map_lookup_elem(fd, &k, vals)) {
-			err = -errno;
-			break;
-		}
-		for (int c = 0; c < s->nr_cpus; c++)
-			out[k] += vals[c];
-	}
-	free(vals);
-	return err;
+	return percpu__sum(bpf_map__fd(s->skel->maps.sock_counters), AS_SCNT__MAX, out);
 }
 
 void sock_tracer__free(struct sock_tracer *s)

@@ -48,8 +48,7 @@ static void print_json(const struct tokio_bin *tb, const struct rt_site *rt, siz
 		json_writer__begin_object(w);
 		json_writer__key(w, "on");
 		json_writer__bool(w, on);
-		json_writer__key(w, "why");
-		json_writer__string(w, why);
+		json_writer__kv_str(w, "why", why);
 		json_writer__end_object(w);
 	}
 	json_writer__end_object(w);
@@ -58,8 +57,7 @@ static void print_json(const struct tokio_bin *tb, const struct rt_site *rt, siz
 		json_writer__null(w);
 	else
 		rt_sites__json(rt, nr_rt, w);
-	json_writer__key(w, "io_tracepoints");
-	json_writer__string(w, io_tracepoints);
+	json_writer__kv_str(w, "io_tracepoints", io_tracepoints);
 	json_writer__end_object(w);
 	if (json_writer__finish(w))
 		pr_warn("inspect: cannot write the JSON report\n");

@@ -321,6 +321,21 @@ int json_writer__null(struct json_writer *w)
 	return token(w, "null");
 }
 
+int json_writer__kv_u64(struct json_writer *w, const char *key, uint64_t v)
+{
+	return json_writer__key(w, key) ?: json_writer__u64(w, v);
+}
+
+int json_writer__kv_str(struct json_writer *w, const char *key, const char *s)
+{
+	return json_writer__key(w, key) ?: json_writer__string(w, s);
+}
+
+int json_writer__kv_u64_opt(struct json_writer *w, const char *key, uint64_t v, bool present)
+{
+	return json_writer__key(w, key) ?: present ? json_writer__u64(w, v) : json_writer__null(w);
+}
+
 int json_writer__finish(struct json_writer *w)
 {
 	if (w->err)

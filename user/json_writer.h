@@ -45,6 +45,12 @@ int json_writer__double(struct json_writer *w, double v);	/* NaN and infinities 
 int json_writer__bool(struct json_writer *w, bool v);
 int json_writer__null(struct json_writer *w);
 
+/* A key and its value in one call (inside an object). */
+int json_writer__kv_u64(struct json_writer *w, const char *key, uint64_t v);
+int json_writer__kv_str(struct json_writer *w, const char *key, const char *s);	/* NULL: null */
+/* v, or null when !present (an optional number: a time not reached, no index) */
+int json_writer__kv_u64_opt(struct json_writer *w, const char *key, uint64_t v, bool present);
+
 /*
  * 0 when exactly one complete value was written without error, else the
  * sticky error, -EINVAL for an unfinished document, -EIO if the stream failed.

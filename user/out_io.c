@@ -136,18 +136,12 @@ void out_io__table(FILE *out, const struct io_stats *io)
 
 /* --- JSON --------------------------------------------------------------- */
 
-static void kv_u64(struct json_writer *w, const char *key, uint64_t v)
-{
-	json_writer__key(w, key);
-	json_writer__u64(w, v);
-}
-
 static void wakes_obj(struct json_writer *w, const uint64_t *wakes)
 {
 	json_writer__key(w, "wakes_by_source");
 	json_writer__begin_object(w);
 	for (int s = 0; s < WAKE_SRC__NR; s++)
-		kv_u64(w, wake_source_name(s), wakes[s]);
+		json_writer__kv_u64(w, wake_source_name(s), wakes[s]);
 	json_writer__end_object(w);
 }
 
@@ -162,35 +156,31 @@ void out_io__json_task(struct json_writer *w, const struct io_stats *io, const s
 		return;
 	}
 	json_writer__begin_object(w);
-	kv_u64(w, "bytes_in", t->bytes_in);
-	kv_u64(w, "bytes_out", t->bytes_out);
-	kv_u64(w, "ops_in", t->ops_in);
-	kv_u64(w, "ops_out", t->ops_out);
-	kv_u64(w, "would_block_in", t->would_block_in);
-	kv_u64(w, "would_block_out", t->would_block_out);
-	kv_u64(w, "connects", t->connects);
-	kv_u64(w, "accepts", t->accepts);
-	kv_u64(w, "closes", t->closes);
-	kv_u64(w, "errors", t->errors);
-	kv_u64(w, "io_waits", t->io_waits);
-	kv_u64(w, "io_wait_ns", t->io_wait_ns);
-	kv_u64(w, "io_wait_max_ns", t->io_wait_max_ns);
-	kv_u64(w, "timer_waits", t->timer_waits);
-	kv_u64(w, "timer_wait_ns", t->timer_wait_ns);
-	kv_u64(w, "timer_wait_max_ns", t->timer_wait_max_ns);
+	json_writer__kv_u64(w, "bytes_in", t->bytes_in);
+	json_writer__kv_u64(w, "bytes_out", t->bytes_out);
+	json_writer__kv_u64(w, "ops_in", t->ops_in);
+	json_writer__kv_u64(w, "ops_out", t->ops_out);
+	json_writer__kv_u64(w, "would_block_in", t->would_block_in);
+	json_writer__kv_u64(w, "would_block_out", t->would_block_out);
+	json_writer__kv_u64(w, "connects", t->connects);
+	json_writer__kv_u64(w, "accepts", t->accepts);
+	json_writer__kv_u64(w, "closes", t->closes);
+	json_writer__kv_u64(w, "errors", t->errors);
+	json_writer__kv_u64(w, "io_waits", t->io_waits);
+	json_writer__kv_u64(w, "io_wait_ns", t->io_wait_ns);
+	json_writer__kv_u64(w, "io_wait_max_ns", t->io_wait_max_ns);
+	json_writer__kv_u64(w, "timer_waits", t->timer_waits);
+	json_writer__kv_u64(w, "timer_wait_ns", t->timer_wait_ns);
+	json_writer__kv_u64(w, "timer_wait_max_ns", t->timer_wait_max_ns);
 	top = io_task__top_resource(t);
-	json_writer__key(w, "top_resource");
-	if (top >= 0)
-		json_writer__u64(w, (uint64_t)top);
-	else
-		json_writer__null(w);
+	json_writer__kv_u64_opt(w, "top_resource", (uint64_t)top, top >= 0);
 	json_writer__key(w, "resources");
 	json_writer__begin_array(w);
 	for (size_t i = 0; i < t->nr_res; i++) {
 		json_writer__begin_object(w);
-		kv_u64(w, "resource", t->res[i].res);
-		kv_u64(w, "waits", t->res[i].waits);
-		kv_u64(w, "wait_ns", t->res[i].wait_ns);
+		json_writer__kv_u64(w, "resource", t->res[i].res);
+		json_writer__kv_u64(w, "waits", t->res[i].waits);
+		json_writer__kv_u64(w, "wait_ns", t->res[i].wait_ns);
 		json_writer__end_object(w);
 	}
 	json_writer__end_array(w);
@@ -199,8 +189,8 @@ void out_io__json_task(struct json_writer *w, const struct io_stats *io, const s
 	json_writer__begin_array(w);
 	for (uint32_t i = 0; i < t->nr_wakers; i++) {
 		json_writer__begin_object(w);
-		kv_u64(w, "task_id", t->wakers[i].task_id);
-		kv_u64(w, "wakes", t->wakers[i].wakes);
+		json_writer__kv_u64(w, "task_id", t->wakers[i].task_id);
+		json_writer__kv_u64(w, "wakes", t->wakers[i].wakes);
 		json_writer__end_object(w);
 	}
 	json_writer__end_array(w);
@@ -217,45 +207,41 @@ static void addr_kv(struct json_writer *w, const struct io_resource *r, bool pee
 		json_writer__string(w, buf);
 	else
 		json_writer__null(w);
-	kv_u64(w, peer ? "peer_port" : "local_port", peer ? r->rport : r->lport);
+	json_writer__kv_u64(w, peer ? "peer_port" : "local_port", peer ? r->rport : r->lport);
 }
 
 static void write_resource(struct json_writer *w, const struct io_resource *r, size_t idx)
 {
 	json_writer__begin_object(w);
-	kv_u64(w, "index", idx);
-	kv_u64(w, "pid", r->pid);
+	json_writer__kv_u64(w, "index", idx);
+	json_writer__kv_u64(w, "pid", r->pid);
 	json_writer__key(w, "fd");
 	json_writer__i64(w, r->fd);
 	json_writer__key(w, "proto");
 	json_writer__string(w, io_resource__proto_name(r));
-	kv_u64(w, "family", r->family);
-	kv_u64(w, "inode", r->ino);
+	json_writer__kv_u64(w, "family", r->family);
+	json_writer__kv_u64(w, "inode", r->ino);
 	addr_kv(w, r, false);
 	addr_kv(w, r, true);
-	kv_u64(w, "first_ns", r->first_ns);
-	kv_u64(w, "last_ns", r->last_ns);
-	json_writer__key(w, "closed_ns");
-	if (r->closed_ns)
-		json_writer__u64(w, r->closed_ns);
-	else
-		json_writer__null(w);
-	kv_u64(w, "bytes_in", r->bytes_in);
-	kv_u64(w, "bytes_out", r->bytes_out);
-	kv_u64(w, "ops_in", r->ops_in);
-	kv_u64(w, "ops_out", r->ops_out);
-	kv_u64(w, "would_block", r->would_block);
-	kv_u64(w, "accepts", r->accepts);
-	kv_u64(w, "connects", r->connects);
-	kv_u64(w, "waits", r->waits);
-	kv_u64(w, "wait_ns", r->wait_ns);
-	kv_u64(w, "wait_max_ns", r->wait_max_ns);
+	json_writer__kv_u64(w, "first_ns", r->first_ns);
+	json_writer__kv_u64(w, "last_ns", r->last_ns);
+	json_writer__kv_u64_opt(w, "closed_ns", r->closed_ns, r->closed_ns);
+	json_writer__kv_u64(w, "bytes_in", r->bytes_in);
+	json_writer__kv_u64(w, "bytes_out", r->bytes_out);
+	json_writer__kv_u64(w, "ops_in", r->ops_in);
+	json_writer__kv_u64(w, "ops_out", r->ops_out);
+	json_writer__kv_u64(w, "would_block", r->would_block);
+	json_writer__kv_u64(w, "accepts", r->accepts);
+	json_writer__kv_u64(w, "connects", r->connects);
+	json_writer__kv_u64(w, "waits", r->waits);
+	json_writer__kv_u64(w, "wait_ns", r->wait_ns);
+	json_writer__kv_u64(w, "wait_max_ns", r->wait_max_ns);
 	json_writer__key(w, "tasks");
 	json_writer__begin_array(w);
 	for (uint32_t i = 0; i < r->nr_tasks; i++)
 		json_writer__u64(w, r->tasks[i]);
 	json_writer__end_array(w);
-	kv_u64(w, "more_tasks", r->more_tasks);
+	json_writer__kv_u64(w, "more_tasks", r->more_tasks);
 	json_writer__end_object(w);
 }
 
@@ -282,27 +268,27 @@ void out_io__json(struct json_writer *w, const struct io_stats *io)
 
 	json_writer__key(w, "io");
 	json_writer__begin_object(w);
-	kv_u64(w, "sock_records", k->sock_records);
-	kv_u64(w, "runtime_records", k->runtime_records);
+	json_writer__kv_u64(w, "sock_records", k->sock_records);
+	json_writer__kv_u64(w, "runtime_records", k->runtime_records);
 	json_writer__key(w, "phases");
 	json_writer__begin_object(w);
-	kv_u64(w, "io_events", k->phases[AS_RT_IO_EVENTS]);
-	kv_u64(w, "timers", k->phases[AS_RT_TIMERS]);
-	kv_u64(w, "driver_done", k->phases[AS_RT_DRIVER_DONE]);
+	json_writer__kv_u64(w, "io_events", k->phases[AS_RT_IO_EVENTS]);
+	json_writer__kv_u64(w, "timers", k->phases[AS_RT_TIMERS]);
+	json_writer__kv_u64(w, "driver_done", k->phases[AS_RT_DRIVER_DONE]);
 	json_writer__end_object(w);
-	kv_u64(w, "malformed", k->malformed);
+	json_writer__kv_u64(w, "malformed", k->malformed);
 	json_writer__key(w, "io_wait_resource_from");
 	json_writer__begin_object(w);
-	kv_u64(w, "would_block", k->io_waits_armed);
-	kv_u64(w, "next_op", k->io_waits_next_op);
-	kv_u64(w, "last_op", k->io_waits_last_op);
-	kv_u64(w, "unknown", k->io_waits_unknown);
+	json_writer__kv_u64(w, "would_block", k->io_waits_armed);
+	json_writer__kv_u64(w, "next_op", k->io_waits_next_op);
+	json_writer__kv_u64(w, "last_op", k->io_waits_last_op);
+	json_writer__kv_u64(w, "unknown", k->io_waits_unknown);
 	json_writer__end_object(w);
-	kv_u64(w, "woken_in_poll", k->woken_in_poll);
+	json_writer__kv_u64(w, "woken_in_poll", k->woken_in_poll);
 	/* async_ops lists the first ones, then the longest (io_stats.h) */
-	kv_u64(w, "async_ops_total", k->waits);
-	kv_u64(w, "async_ops_listed", nr);
-	kv_u64(w, "over_limit_records", k->over_limit_records);
+	json_writer__kv_u64(w, "async_ops_total", k->waits);
+	json_writer__kv_u64(w, "async_ops_listed", nr);
+	json_writer__kv_u64(w, "over_limit_records", k->over_limit_records);
 	wakes_obj(w, k->wakes);
 	json_writer__end_object(w);
 
@@ -318,18 +304,14 @@ void out_io__json(struct json_writer *w, const struct io_stats *io)
 		const struct io_wait *op = ops ? ops[i] : io_stats__wait(io, i);
 
 		json_writer__begin_object(w);
-		kv_u64(w, "pid", op->pid);
-		kv_u64(w, "task_id", op->task_id);
+		json_writer__kv_u64(w, "pid", op->pid);
+		json_writer__kv_u64(w, "task_id", op->task_id);
 		json_writer__key(w, "kind");
 		json_writer__string(w, op->kind == IO_WAIT_IO ? "io" : "timer");
-		json_writer__key(w, "resource");
-		if (op->res >= 0)
-			json_writer__u64(w, (uint64_t)op->res);
-		else
-			json_writer__null(w);
-		kv_u64(w, "start_ns", op->start_ns);
-		kv_u64(w, "end_ns", op->end_ns);
-		kv_u64(w, "duration_ns", op->end_ns - op->start_ns);
+		json_writer__kv_u64_opt(w, "resource", (uint64_t)op->res, op->res >= 0);
+		json_writer__kv_u64(w, "start_ns", op->start_ns);
+		json_writer__kv_u64(w, "end_ns", op->end_ns);
+		json_writer__kv_u64(w, "duration_ns", op->end_ns - op->start_ns);
 		json_writer__end_object(w);
 	}
 	json_writer__end_array(w);

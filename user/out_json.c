@@ -10,26 +10,10 @@
 #include "out_io.h"
 #include "out_json.h"
 
-static void kv_u64(struct json_writer *w, const char *key, uint64_t v)
-{
-	json_writer__key(w, key);
-	json_writer__u64(w, v);
-}
-
-static void kv_str(struct json_writer *w, const char *key, const char *s)
-{
-	json_writer__key(w, key);
-	json_writer__string(w, s);
-}
-
 /* A kernel counter, or null when there are no counters. */
 static void kv_cnt(struct json_writer *w, const char *key, const uint64_t *k, int idx)
 {
-	json_writer__key(w, key);
-	if (k)
-		json_writer__u64(w, k[idx]);
-	else
-		json_writer__null(w);
+	json_writer__kv_u64_opt(w, key, k ? k[idx] : 0, k != NULL);
 }
 
 static const char *const ev_keys[AS_EV__MAX] = {
@@ -59,10 +43,10 @@ static void kinds_obj(struct json_writer *w, const char *key, const struct kind_
 {
 	json_writer__key(w, key);
 	json_writer__begin_object(w);
-	kv_u64(w, "async", k->n[AS_TASK_ASYNC]);
-	kv_u64(w, "blocking", k->n[AS_TASK_BLOCKING]);
+	json_writer__kv_u64(w, "async", k->n[AS_TASK_ASYNC]);
+	json_writer__kv_u64(w, "blocking", k->n[AS_TASK_BLOCKING]);
 	if (with_unknown)
-		kv_u64(w, "unknown", k->n[0]);
+		json_writer__kv_u64(w, "unknown", k->n[0]);
 	json_writer__end_object(w);
 }
 
@@ -74,20 +58,20 @@ static void write_events(struct json_writer *w, const struct correlator_stats *s
 
 	json_writer__key(w, "events");
 	json_writer__begin_object(w);
-	kv_u64(w, "received", m->received);
+	json_writer__kv_u64(w, "received", m->received);
 	json_writer__key(w, "by_type");
 	json_writer__begin_object(w);
 	for (i = AS_EV_POLL; i < AS_EV__MAX; i++)
-		kv_u64(w, ev_keys[i], st->by_type[i]);
+		json_writer__kv_u64(w, ev_keys[i], st->by_type[i]);
 	json_writer__end_object(w);
-	kv_u64(w, "reordered", st->reordered);
+	json_writer__kv_u64(w, "reordered", st->reordered);
 	kv_cnt(w, "emitted", k, AS_CNT_EMITTED);
 	kv_cnt(w, "dropped", k, AS_CNT_DROPPED);
 	json_writer__key(w, "dropped_by_type");
 	if (k) {
 		json_writer__begin_object(w);
 		for (i = AS_EV_POLL; i < AS_EV__MAX; i++)
-			kv_u64(w, ev_keys[i], k[AS_CNT_DROP_BASE + i]);
+			json_writer__kv_u64(w, ev_keys[i], k[AS_CNT_DROP_BASE + i]);
 		json_writer__end_object(w);
 	} else {
 		json_writer__null(w);
@@ -103,17 +87,17 @@ static void write_kernel(struct json_writer *w, const uint64_t *k)
 		return;
 	}
 	json_writer__begin_object(w);
-	kv_u64(w, "polls", k[AS_CNT_POLL]);
-	kv_u64(w, "wake_by_val", k[AS_CNT_WAKE_BY_VAL]);
-	kv_u64(w, "wake_by_ref", k[AS_CNT_WAKE_BY_REF]);
-	kv_u64(w, "waker_clone", k[AS_CNT_WAKER_CLONE]);
-	kv_u64(w, "waker_drop", k[AS_CNT_WAKER_DROP]);
-	kv_u64(w, "waker_folded", k[AS_CNT_WAKER_FOLDED]);
-	kv_u64(w, "spawn", k[AS_CNT_SPAWN]);
-	kv_u64(w, "spawn_blocking", k[AS_CNT_SPAWN_BLOCKING]);
-	kv_u64(w, "complete", k[AS_CNT_COMPLETE]);
-	kv_u64(w, "shutdown", k[AS_CNT_SHUTDOWN]);
-	kv_u64(w, "schedule", k[AS_CNT_SCHEDULE]);
+	json_writer__kv_u64(w, "polls", k[AS_CNT_POLL]);
+	json_writer__kv_u64(w, "wake_by_val", k[AS_CNT_WAKE_BY_VAL]);
+	json_writer__kv_u64(w, "wake_by_ref", k[AS_CNT_WAKE_BY_REF]);
+	json_writer__kv_u64(w, "waker_clone", k[AS_CNT_WAKER_CLONE]);
+	json_writer__kv_u64(w, "waker_drop", k[AS_CNT_WAKER_DROP]);
+	json_writer__kv_u64(w, "waker_folded", k[AS_CNT_WAKER_FOLDED]);
+	json_writer__kv_u64(w, "spawn", k[AS_CNT_SPAWN]);
+	json_writer__kv_u64(w, "spawn_blocking", k[AS_CNT_SPAWN_BLOCKING]);
+	json_writer__kv_u64(w, "complete", k[AS_CNT_COMPLETE]);
+	json_writer__kv_u64(w, "shutdown", k[AS_CNT_SHUTDOWN]);
+	json_writer__kv_u64(w, "schedule", k[AS_CNT_SCHEDULE]);
 	json_writer__end_object(w);
 }
 
@@ -122,10 +106,10 @@ static void write_anomalies(struct json_writer *w, const struct correlator_stats
 {
 	json_writer__key(w, "anomalies");
 	json_writer__begin_object(w);
-	kv_u64(w, "malformed", st->malformed);
-	kv_u64(w, "duplicates", st->duplicates);
-	kv_u64(w, "after_close", st->after_close);
-	kv_u64(w, "late_tasks", st->late_tasks);
+	json_writer__kv_u64(w, "malformed", st->malformed);
+	json_writer__kv_u64(w, "duplicates", st->duplicates);
+	json_writer__kv_u64(w, "after_close", st->after_close);
+	json_writer__kv_u64(w, "late_tasks", st->late_tasks);
 	kv_cnt(w, "unknown_vtable", k, AS_CNT_UNKNOWN_VTABLE);
 	kv_cnt(w, "read_fault", k, AS_CNT_READ_FAULT);
 	kv_cnt(w, "poll_orphan_ret", k, AS_CNT_POLL_ORPHAN_RET);
@@ -159,11 +143,11 @@ static void write_summary(struct json_writer *w, const struct correlator *c,
 
 	json_writer__key(w, "summary");
 	json_writer__begin_object(w);
-	kv_u64(w, "tasks", n);
+	json_writer__kv_u64(w, "tasks", n);
 	kinds_obj(w, "by_kind", &by_kind, true);
 	kinds_obj(w, "spawned", &spawned, false);
 	kinds_obj(w, "completed", &completed, true);
-	kv_u64(w, "polls", polls);
+	json_writer__kv_u64(w, "polls", polls);
 	write_events(w, st, m);
 	write_kernel(w, m->counters);
 	write_anomalies(w, st, m->counters);
@@ -191,33 +175,25 @@ static void write_task(struct json_writer *w, const struct correlator *c,
 
 	as_task__times(t, now, &tm);
 	json_writer__begin_object(w);
-	kv_u64(w, "pid", t->pid);
-	kv_u64(w, "id", t->id);
-	kv_str(w, "kind", report__kind_name(t->kind));
-	kv_str(w, "state", task_state_name(tm.state));
-	kv_str(w, "name", correlator__type_name(c, t->pid, t->type_idx));
-	kv_str(w, "location", t->location);
-	json_writer__key(w, "parent_id");
-	if (t->parent_id)
-		json_writer__u64(w, t->parent_id);
-	else
-		json_writer__null(w);
-	kv_u64(w, "created_ns", t->created_ns);
-	json_writer__key(w, "closed_ns");
-	if (t->closed_ns)
-		json_writer__u64(w, t->closed_ns);
-	else
-		json_writer__null(w);
-	kv_u64(w, "total_ns", tm.total_ns);
-	kv_u64(w, "busy_ns", tm.busy_ns);
-	kv_u64(w, "sched_ns", tm.sched_ns);
-	kv_u64(w, "idle_ns", tm.idle_ns);
-	kv_u64(w, "polls", t->polls);
-	kv_u64(w, "wakes", t->wakes);
-	kv_u64(w, "self_wakes", t->self_wakes);
-	kv_u64(w, "waker_clones", t->waker_clones);
-	kv_u64(w, "waker_drops", t->waker_drops);
-	kv_u64(w, "schedules", t->schedules);
+	json_writer__kv_u64(w, "pid", t->pid);
+	json_writer__kv_u64(w, "id", t->id);
+	json_writer__kv_str(w, "kind", report__kind_name(t->kind));
+	json_writer__kv_str(w, "state", task_state_name(tm.state));
+	json_writer__kv_str(w, "name", correlator__type_name(c, t->pid, t->type_idx));
+	json_writer__kv_str(w, "location", t->location);
+	json_writer__kv_u64_opt(w, "parent_id", t->parent_id, t->parent_id);
+	json_writer__kv_u64(w, "created_ns", t->created_ns);
+	json_writer__kv_u64_opt(w, "closed_ns", t->closed_ns, t->closed_ns);
+	json_writer__kv_u64(w, "total_ns", tm.total_ns);
+	json_writer__kv_u64(w, "busy_ns", tm.busy_ns);
+	json_writer__kv_u64(w, "sched_ns", tm.sched_ns);
+	json_writer__kv_u64(w, "idle_ns", tm.idle_ns);
+	json_writer__kv_u64(w, "polls", t->polls);
+	json_writer__kv_u64(w, "wakes", t->wakes);
+	json_writer__kv_u64(w, "self_wakes", t->self_wakes);
+	json_writer__kv_u64(w, "waker_clones", t->waker_clones);
+	json_writer__kv_u64(w, "waker_drops", t->waker_drops);
+	json_writer__kv_u64(w, "schedules", t->schedules);
 	json_writer__key(w, "flags");
 	json_writer__begin_array(w);
 	for (i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++)
@@ -250,15 +226,15 @@ int out_json__write(FILE *out, const struct correlator *c, const struct report_m
 	}
 
 	json_writer__begin_object(w);
-	kv_u64(w, "version", 1);
+	json_writer__kv_u64(w, "version", 1);
 	json_writer__key(w, "process");
 	json_writer__begin_object(w);
-	kv_u64(w, "pid", m->pid);
+	json_writer__kv_u64(w, "pid", m->pid);
 	/* A string either way: consumers treat it as a path. */
-	kv_str(w, "exe", exe ? exe : "");
-	kv_str(w, "tokio_version", m->tokio_version);
+	json_writer__kv_str(w, "exe", exe ? exe : "");
+	json_writer__kv_str(w, "tokio_version", m->tokio_version);
 	json_writer__end_object(w);
-	kv_u64(w, "duration_ns", report__duration(m, c));
+	json_writer__kv_u64(w, "duration_ns", report__duration(m, c));
 	json_writer__key(w, "target_exited");
 	json_writer__bool(w, m->target_exited != 0);
 	write_summary(w, c, m, tasks, n);

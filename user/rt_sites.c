@@ -172,20 +172,14 @@ void rt_sites__json(const struct rt_site *sites, size_t nr, struct json_writer *
 		const struct rt_site *s = &sites[i];
 
 		json_writer__begin_object(w);
-		json_writer__key(w, "phase");
-		json_writer__string(w, phase_name(s));
+		json_writer__kv_str(w, "phase", phase_name(s));
 		json_writer__key(w, "return_probe");
 		json_writer__bool(w, s->ret);
-		json_writer__key(w, "name");
-		json_writer__string(w, s->name);
-		json_writer__key(w, "vaddr");
-		json_writer__u64(w, s->vaddr);
-		json_writer__key(w, "file_offset");
-		json_writer__u64(w, s->file_off);
-		json_writer__key(w, "instruction");
-		json_writer__string(w, s->insn);
-		json_writer__key(w, "cost");
-		json_writer__string(w, site_class_name(s->cls));
+		json_writer__kv_str(w, "name", s->name);
+		json_writer__kv_u64(w, "vaddr", s->vaddr);
+		json_writer__kv_u64(w, "file_offset", s->file_off);
+		json_writer__kv_str(w, "instruction", s->insn);
+		json_writer__kv_str(w, "cost", site_class_name(s->cls));
 		json_writer__key(w, "probed");
 		json_writer__bool(w, rt_site__probed(s));
 		json_writer__end_object(w);

@@ -96,6 +96,27 @@ static void test_compact(void **state)
 	buf_free(&b);
 }
 
+/* Key and value in one call; an optional number is null when absent. */
+static void test_key_values(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_open(&b, 0);
+	json_writer__begin_object(b.w);
+	assert_int_equal(json_writer__kv_u64(b.w, "a", 7), 0);
+	assert_int_equal(json_writer__kv_str(b.w, "s", "x\"y"), 0);
+	assert_int_equal(json_writer__kv_str(b.w, "n", NULL), 0);
+	assert_int_equal(json_writer__kv_u64_opt(b.w, "o", 0, true), 0);
+	assert_int_equal(json_writer__kv_u64_opt(b.w, "p", 5, false), 0);
+	json_writer__end_object(b.w);
+	/* a key outside an object is refused, as json_writer__key's */
+	assert_int_not_equal(json_writer__kv_u64(b.w, "late", 1), 0);
+	buf_close(&b);
+	assert_string_equal(b.data, "{\"a\":7,\"s\":\"x\\\"y\",\"n\":null,\"o\":0,\"p\":null}");
+	buf_free(&b);
+}
+
 static void test_pretty(void **state)
 {
 	struct buf b;
@@ -339,6 +360,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_compact),
+		cmocka_unit_test(test_key_values),
 		cmocka_unit_test(test_pretty),
 		cmocka_unit_test(test_escapes),
 		cmocka_unit_test(test_double),

@@ -9,6 +9,7 @@
  * names the task being polled; `events`, the one ring buffer, so user space
  * sees socket records in the same order as the tokio records of the same
  * thread; `counters`, for the ring buffer's emitted/dropped accounting.
+ * They and the record helpers are defined once, in records.bpf.h.
  *
  * Socket operations come from the sock tracepoints every sendmsg/recvmsg
  * passes (sock_send_length, sock_recv_length: the struct sock and the
@@ -22,6 +23,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "asyncscope.h"
+#include "records.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -44,25 +46,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define NR_recvmsg	47
 #define NR_recvmmsg	299
 #define NR_sendmmsg	307
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);		/* tokio.bpf.c's, reused */
-} events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, AS_CNT_NR);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 32768);
-	__type(key, __u32);			/* tid */
-	__type(value, struct as_thread_state);
-} threads SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -104,41 +87,13 @@ static __always_inline int traced(__u32 pid)
 	return 0;
 }
 
-static __always_inline void count_in(void *map, __u32 idx, __u64 n)
+/* n more of this file's own counter idx (enum as_sock_counter) */
+static __always_inline void sock_count(__u32 idx, __u64 n)
 {
-	__u64 *v = bpf_map_lookup_elem(map, &idx);
+	__u64 *v = bpf_map_lookup_elem(&sock_counters, &idx);
 
 	if (v)
 		*v += n;
-}
-
-static __always_inline void *reserve(__u32 size, __u32 type)
-{
-	void *e = bpf_ringbuf_reserve(&events, size, 0);
-
-	if (!e) {
-		count_in(&counters, AS_CNT_DROPPED, 1);
-		count_in(&counters, AS_CNT_DROP_BASE + type, 1);
-	}
-	return e;
-}
-
-/* No wakeup per event: it costs the traced thread ~2-3 us.  User space drains on a timer. */
-static __always_inline void submit(void *e)
-{
-	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
-	count_in(&counters, AS_CNT_EMITTED, 1);
-}
-
-static __always_inline void fill_hdr(struct as_event_hdr *h, __u32 type, __u32 size,
-				     __u64 pid_tgid, __u64 now)
-{
-	h->type = type;
-	h->size = size;
-	h->pid = pid_tgid >> 32;
-	h->tid = (__u32)pid_tgid;
-	h->cpu = bpf_get_smp_processor_id();
-	h->ts_ns = now;
 }
 
 /* The task being polled on this thread (tokio.bpf.c's stack), 0 if none. */
@@ -244,9 +199,9 @@ static __always_inline void emit_sock(__u64 pid_tgid, struct sock *sk, __u32 op,
 	__u64 task_id = cur_task((__u32)pid_tgid), ino, *seen, now = bpf_ktime_get_ns();
 
 	if (task_id)
-		count_in(&sock_counters, AS_SCNT_IN_POLL, 1);
+		sock_count(AS_SCNT_IN_POLL, 1);
 	if (ret == -EAGAIN || (op == AS_SOCK_CONNECT && ret == -EINPROGRESS))
-		count_in(&sock_counters, AS_SCNT_WOULD_BLOCK, 1);
+		sock_count(AS_SCNT_WOULD_BLOCK, 1);
 	if (btf) {
 		ino = sock_ino_btf(sk);
 		seen = ino ? bpf_map_lookup_elem(&sock_seen, &ino) : NULL;
@@ -301,10 +256,9 @@ static __always_inline int on_msg(struct sock *sk, int ret, __u32 op)
 
 	if (!traced(pid_tgid >> 32))
 		return 0;
-	count_in(&sock_counters, op == AS_SOCK_SEND ? AS_SCNT_SEND : AS_SCNT_RECV, 1);
+	sock_count(op == AS_SOCK_SEND ? AS_SCNT_SEND : AS_SCNT_RECV, 1);
 	if (ret > 0)
-		count_in(&sock_counters, op == AS_SOCK_SEND ? AS_SCNT_SEND_BYTES : AS_SCNT_RECV_BYTES,
-			 ret);
+		sock_count(op == AS_SOCK_SEND ? AS_SCNT_SEND_BYTES : AS_SCNT_RECV_BYTES, ret);
 	emit_sock(pid_tgid, sk, op, ret, syscall_fd(), 1);
 	return 0;
 }
@@ -360,7 +314,7 @@ static __always_inline int on_fd_op(__s32 fd, __u32 op, __s64 ret)
 	sk = sock_of_fd(fd);
 	if (!sk)
 		return 0;
-	count_in(&sock_counters, op == AS_SOCK_CONNECT ? AS_SCNT_CONNECT :
+	sock_count(op == AS_SOCK_CONNECT ? AS_SCNT_CONNECT :
 				 op == AS_SOCK_ACCEPT ? AS_SCNT_ACCEPT : AS_SCNT_CLOSE, 1);
 	emit_sock(pid_tgid, sk, op, ret, fd, 0);
 	return 0;
@@ -405,7 +359,7 @@ static __always_inline int emit_runtime(__u32 phase, __s32 value)
 	/* inside a task's poll it is not the runtime's driver (a nested runtime) */
 	if (!traced(pid_tgid >> 32) || cur_task((__u32)pid_tgid))
 		return 0;
-	count_in(&sock_counters, AS_SCNT_RUNTIME, 1);
+	sock_count(AS_SCNT_RUNTIME, 1);
 	e = reserve(sizeof(*e), AS_EV_RUNTIME);
 	if (!e)
 		return 0;

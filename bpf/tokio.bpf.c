@@ -15,6 +15,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "asyncscope.h"
+#include "records.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -29,30 +30,11 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define LOC_MAX_COL	100000
 
 struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);	/* resized by user space before load */
-} events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, AS_CNT_NR);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct as_vtable_key);
 	__type(value, struct as_vtable_val);
 } vtables SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 32768);
-	__type(key, __u32);			/* tid */
-	__type(value, struct as_thread_state);
-} threads SEC(".maps");
 
 /*
  * Processes being traced.  Removing a uprobe takes the kernel ~0.1 s, one
@@ -88,43 +70,6 @@ static __always_inline int traced(__u64 pid_tgid)
 	if (fast_pids_complete)
 		return 0;
 	return bpf_map_lookup_elem(&procs, &pid) != NULL;
-}
-
-static __always_inline void count(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
-
-	if (v)
-		*v += 1;
-}
-
-static __always_inline void *reserve(__u32 size, __u32 type)
-{
-	void *e = bpf_ringbuf_reserve(&events, size, 0);
-
-	if (!e) {
-		count(AS_CNT_DROPPED);
-		count(AS_CNT_DROP_BASE + type);
-	}
-	return e;
-}
-
-/* No wakeup per event: it costs the traced thread ~2-3 us.  User space drains on a timer. */
-static __always_inline void submit(void *e)
-{
-	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
-	count(AS_CNT_EMITTED);
-}
-
-static __always_inline void fill_hdr(struct as_event_hdr *h, __u32 type, __u32 size,
-				     __u64 pid_tgid, __u64 now)
-{
-	h->type = type;
-	h->size = size;
-	h->pid = pid_tgid >> 32;
-	h->tid = (__u32)pid_tgid;
-	h->cpu = bpf_get_smp_processor_id();
-	h->ts_ns = now;
 }
 
 /*

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What tokio.bpf.c and sock.bpf.c share: the ring buffer, the kernel
+ * counters and the per-thread poll stacks (one set of maps: user space
+ * hands tokio.bpf.c's fds to sock.bpf.c with bpf_map__reuse_fd before
+ * load), and how a record goes into the ring buffer.  BPF side only.
+ */
+#ifndef ASYNCSCOPE_RECORDS_BPF_H
+#define ASYNCSCOPE_RECORDS_BPF_H
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);	/* resized by user space before load */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, AS_CNT_NR);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32);			/* tid */
+	__type(value, struct as_thread_state);
+} threads SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+/* A record of size bytes, or NULL with the drop counted (the ring buffer is full). */
+static __always_inline void *reserve(__u32 size, __u32 type)
+{
+	void *e = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!e) {
+		count(AS_CNT_DROPPED);
+		count(AS_CNT_DROP_BASE + type);
+	}
+	return e;
+}
+
+/* No wakeup per event: it costs the traced thread ~2-3 us.  User space drains on a timer. */
+static __always_inline void submit(void *e)
+{
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	count(AS_CNT_EMITTED);
+}
+
+static __always_inline void fill_hdr(struct as_event_hdr *h, __u32 type, __u32 size,
+				     __u64 pid_tgid, __u64 now)
+{
+	h->type = type;
+	h->size = size;
+	h->pid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+	h->cpu = bpf_get_smp_processor_id();
+	h->ts_ns = now;
+}
+
+#endif

@@ -5,9 +5,11 @@
 //! completion) that the tracer's results are compared against.
 //!
 //! * [`gt`]: the counting wrappers and the ground-truth JSON line.
-//! * [`cli`]: option parsing, the `ready`/`--gate` protocol, stop signals.
+//! * [`args`]: option parsing and the `ready` line (bench/targets uses it too).
+//! * [`cli`]: the `--gate` protocol, stop signals, the runtime.
 //! * [`workload`]: the mixed workload shared by the `mt` and `ct` binaries.
 
+pub mod args;
 pub mod cli;
 pub mod gt;
 pub mod workload;

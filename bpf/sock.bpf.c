@@ -55,20 +55,27 @@ struct {
 } sock_counters SEC(".maps");
 
 /*
- * Sockets an AS_EV_SOCK record described (by inode), and when: their sends
- * and receives go out as the shorter AS_EV_SOCK_OP for a second, then the
- * next one describes the socket again, so that any second of a recording
- * (a flight recorder's window) names the sockets it uses.  LRU: a socket
- * that fell out is simply described again.
+ * What this tracer knows of a socket, kept with the socket itself (socket
+ * local storage: no hash lookup, and it goes when the socket is freed, so
+ * a reused address or inode number never inherits it): its inode, read
+ * once, and when an AS_EV_SOCK record last described it.  Its sends and
+ * receives go out as the shorter AS_EV_SOCK_OP for a second, then the next
+ * one describes the socket again, so that any second of a recording (a
+ * flight recorder's window) names the sockets it uses.
  */
 #define AS_DESCRIBE_NS	1000000000ull
 
+struct sock_note {
+	__u64 ino;
+	__u64 described_ns;
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);		/* ino */
-	__type(value, __u64);		/* when it was last described */
-} sock_seen SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sock_note);
+} sock_notes SEC(".maps");
 
 /*
  * The processes traced, set by user space (0: a free slot).  The sock and
@@ -163,16 +170,6 @@ static __always_inline void fill_sock_btf(struct as_ev_sock *e, struct sock *sk)
 	FILL_SOCK(e, sk, RD_BTF);
 }
 
-/* The socket's inode (its identity while open), 0 if it has no file. */
-static __always_inline __u64 sock_ino_btf(struct sock *sk)
-{
-	struct socket *so = sk->sk_socket;
-	struct file *f = so ? so->file : NULL;
-	struct inode *in = f ? f->f_inode : NULL;
-
-	return in ? in->i_ino : 0;
-}
-
 /* A send or receive on a socket already described: no addresses. */
 static __always_inline int emit_sock_op(__u64 pid_tgid, __u64 now, __u64 ino, __u32 op,
 					__s64 ret, __s32 fd, __u64 task_id)
@@ -193,22 +190,18 @@ static __always_inline int emit_sock_op(__u64 pid_tgid, __u64 now, __u64 ino, __
 }
 
 static __always_inline void emit_sock(__u64 pid_tgid, struct sock *sk, __u32 op, __s64 ret,
-				      __s32 fd, int btf)
+				      __s32 fd, struct sock_note *note)
 {
 	struct as_ev_sock *e;
-	__u64 task_id = cur_task((__u32)pid_tgid), ino, *seen, now = bpf_ktime_get_ns();
+	__u64 task_id = cur_task((__u32)pid_tgid), now = bpf_ktime_get_ns();
 
 	if (task_id)
 		sock_count(AS_SCNT_IN_POLL, 1);
 	if (ret == -EAGAIN || (op == AS_SOCK_CONNECT && ret == -EINPROGRESS))
 		sock_count(AS_SCNT_WOULD_BLOCK, 1);
-	if (btf) {
-		ino = sock_ino_btf(sk);
-		seen = ino ? bpf_map_lookup_elem(&sock_seen, &ino) : NULL;
-		if (seen && now - *seen < AS_DESCRIBE_NS) {
-			emit_sock_op(pid_tgid, now, ino, op, ret, fd, task_id);
-			return;
-		}
+	if (note && note->ino && now - note->described_ns < AS_DESCRIBE_NS) {
+		emit_sock_op(pid_tgid, now, note->ino, op, ret, fd, task_id);
+		return;
 	}
 	e = reserve(sizeof(*e), AS_EV_SOCK);
 	if (!e)
@@ -218,17 +211,16 @@ static __always_inline void emit_sock(__u64 pid_tgid, struct sock *sk, __u32 op,
 	e->ret = ret;
 	e->fd = fd;
 	e->op = op;
-	if (btf)
+	if (note)
 		fill_sock_btf(e, sk);
 	else
 		fill_sock(e, sk);
-	ino = e->ino;
+	/* described now: its sends and receives go short for a second */
+	if (note && e->ino) {
+		note->ino = e->ino;
+		note->described_ns = now;
+	}
 	submit(e);
-	/* described now: later sends and receives go short; a closed one is forgotten */
-	if (ino && op == AS_SOCK_CLOSE)
-		bpf_map_delete_elem(&sock_seen, &ino);
-	else if (ino)
-		bpf_map_update_elem(&sock_seen, &ino, &now, BPF_ANY);
 }
 
 /*
@@ -259,7 +251,8 @@ static __always_inline int on_msg(struct sock *sk, int ret, __u32 op)
 	sock_count(op == AS_SOCK_SEND ? AS_SCNT_SEND : AS_SCNT_RECV, 1);
 	if (ret > 0)
 		sock_count(op == AS_SOCK_SEND ? AS_SCNT_SEND_BYTES : AS_SCNT_RECV_BYTES, ret);
-	emit_sock(pid_tgid, sk, op, ret, syscall_fd(), 1);
+	emit_sock(pid_tgid, sk, op, ret, syscall_fd(),
+		  bpf_sk_storage_get(&sock_notes, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE));
 	return 0;
 }
 
@@ -316,7 +309,7 @@ static __always_inline int on_fd_op(__s32 fd, __u32 op, __s64 ret)
 		return 0;
 	sock_count(op == AS_SOCK_CONNECT ? AS_SCNT_CONNECT :
 				 op == AS_SOCK_ACCEPT ? AS_SCNT_ACCEPT : AS_SCNT_CLOSE, 1);
-	emit_sock(pid_tgid, sk, op, ret, fd, 0);
+	emit_sock(pid_tgid, sk, op, ret, fd, NULL);
 	return 0;
 }
 

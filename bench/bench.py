@@ -337,6 +337,32 @@ ASYNCSCOPE_EXACT = asyncscope_record()
 BARE = bare_probes()
 
 
+class Bystander:
+    """An idle tokio server that a tracer traces instead of the measured one:
+    what tracing one process costs the others on the machine (the socket and
+    system-call tracepoints fire for every process, and return at their
+    first check for untraced ones)."""
+    proc: Optional["Proc"] = None
+
+    @classmethod
+    def pid(cls) -> int:
+        if cls.proc is None:
+            cls.proc = start(pinned(LOAD_CPU, [SERVERS["plain"], "--port", "0", "--workers", "1"]),
+                             "bystander", r"ready pid=(\d+)")
+        return int(cls.proc.match.group(1))
+
+    @classmethod
+    def stop(cls) -> None:
+        if cls.proc is not None:
+            cls.proc.stop(signal.SIGTERM)
+            cls.proc = None
+
+
+ASYNCSCOPE_OTHER = Tracer("asyncscope on another process",
+                          lambda pid, out: [ASYNCSCOPE, "record", "-p", str(Bystander.pid()), "--json"],
+                          r"attached to pid", asyncscope_result)
+
+
 @dataclass
 class Config:
     """One configuration of the service benchmark: which server binary
@@ -346,9 +372,12 @@ class Config:
     tracer: Optional[Tracer] = None
 
 
+OTHER_PROCESS = "untraced, asyncscope tracing another process"
+
 # Adding a configuration (a sampling mode, say) is one line here.
 SERVICE_CONFIGS = [
     Config("untraced", "plain"),
+    Config(OTHER_PROCESS, "plain", ASYNCSCOPE_OTHER),
     Config("bare probes (kernel floor)", "plain", BARE),
     Config("asyncscope exact (default)", "plain", ASYNCSCOPE_EXACT),
     Config("tokio instrumentation + stats layer", "tokio-instrumented"),
@@ -366,7 +395,12 @@ def record_has(option: str) -> bool:
 # alone are what the kernel floor's probes cover (the same sites)
 TASKS_ONLY = "asyncscope exact, tasks only (--no-io)"
 if record_has("--no-io"):
-    SERVICE_CONFIGS.insert(3, Config(TASKS_ONLY, "plain", asyncscope_record("--no-io")))
+    SERVICE_CONFIGS.insert(4, Config(TASKS_ONLY, "plain", asyncscope_record("--no-io")))
+# one trap fewer per request, at the price of the waker clone and drop counts
+NO_CLONES = "asyncscope, tasks only, no waker clone/drop probes"
+SERVICE_CONFIGS.insert(5 if record_has("--no-io") else 4,
+                       Config(NO_CLONES, "plain",
+                              asyncscope_record("--no-io", "--hooks", "default,-clone_waker,-drop_waker")))
 
 SERVERS = {
     "plain": os.path.join(TARGETS, "target", "release", "benchserver"),
@@ -454,6 +488,63 @@ def server_stats(port: int) -> dict:
         return {}
 
 
+# The BPF programs whose run time is attributed (bpf_stats): asyncscope's and bare_probes'.
+TRACER_PROGS = {
+    "poll_enter": "uprobe, raw::poll entry", "poll_exit": "uretprobe, raw::poll return",
+    "waker_op": "uprobe, waker clone/drop/wake", "task_op": "uprobe, complete/shutdown/schedule",
+    "spawn_loc": "uprobe, spawn_inner entry", "spawn_ret": "uretprobe, spawn return",
+    "spawn_blocking": "uprobe, blocking spawn",
+    "sock_send": "tracepoint (tp_btf), every sendmsg on the machine",
+    "sock_recv": "tracepoint (tp_btf), every recvmsg on the machine",
+    "sys_exit_connect": "syscall tracepoint", "sys_exit_accept4": "syscall tracepoint",
+    "sys_exit_accept": "syscall tracepoint", "sys_enter_close": "syscall tracepoint",
+    "sys_exit_epoll_wait": "syscall tracepoint", "sys_exit_epoll_pwait": "syscall tracepoint",
+    "sys_exit_epoll_pwait2": "syscall tracepoint", "rt_phase": "uprobe, tokio driver phase",
+    "bare_entry": "uprobe, counts only", "bare_ret": "uretprobe, counts only",
+}
+STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled"
+
+
+def prog_stats() -> Dict[int, dict]:
+    """run_cnt and run_time_ns of the loaded programs named in TRACER_PROGS, by id."""
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True).stdout
+    return {p["id"]: p for p in json.loads(out or "[]") if p.get("name") in TRACER_PROGS}
+
+
+def program_costs(pid: int, port: int) -> dict:
+    """One extra wrk run per tracer with the kernel's BPF statistics on, which
+    cost every program run two clock reads: kept out of the measured
+    repetitions.  Per program: runs and ns of run time per request."""
+    out = {}
+    try:
+        old = open(STATS_SYSCTL).read().strip()
+    except OSError:
+        return out
+    for tracer in (BARE, ASYNCSCOPE_EXACT, ASYNCSCOPE_OTHER):
+        open(STATS_SYSCTL, "w").write("1")
+        try:
+            att = tracer.attach(pid)
+            time.sleep(0.2)
+            before = prog_stats()
+            r = wrk(port, WRK_SECONDS, pid)
+            after = prog_stats()
+            att.detach()
+        finally:
+            open(STATS_SYSCTL, "w").write(old)
+        progs: Dict[str, dict] = {}
+        for pid_, p in after.items():
+            b = before.get(pid_, {})
+            d = progs.setdefault(p["name"], {"runs": 0, "ns": 0})
+            d["runs"] += p.get("run_cnt", 0) - b.get("run_cnt", 0)
+            d["ns"] += p.get("run_time_ns", 0) - b.get("run_time_ns", 0)
+        out[tracer.name] = {"requests": r["requests"], "cpu_us_per_req": r["cpu_us_per_req"],
+                            "progs": {k: v for k, v in progs.items() if v["runs"]}}
+        log(f"  program costs, {tracer.name}: " + ", ".join(
+            f"{k} {v['runs'] / max(r['requests'], 1):.2f}/req {v['ns'] / v['runs']:.0f} ns"
+            for k, v in progs.items() if v["runs"]))
+    return out
+
+
 def bench_service() -> dict:
     results = {}
     for vname, work_us in SERVICE_VARIANTS:
@@ -484,6 +575,8 @@ def bench_service() -> dict:
                     log(f"  rep {rep} {cfg.name:40s} {fmt(r['rps'], '.0f')} req/s  "
                         f"p99 {fmt(r['p99_ms'], '.3f')} ms  {fmt(r['cpu_us_per_req'], '.2f')} us CPU/req  "
                         f"other load {fmt(r['foreign'] and r['foreign'] * 100, '.0f')}%")
+            plain = servers["plain"]
+            costs = program_costs(int(plain.match.group(1)), int(plain.match.group(2)))
             inst = [s for k, s in servers.items() if k == "tokio-instrumented"]
             stats = server_stats(int(inst[0].match.group(2))) if inst else {}
             if inst:
@@ -492,7 +585,8 @@ def bench_service() -> dict:
         finally:
             for s in servers.values():
                 s.stop(signal.SIGTERM)
-        results[vname] = {"runs": runs, "layer_stats": stats}
+            Bystander.stop()
+        results[vname] = {"runs": runs, "layer_stats": stats, "program_costs": costs}
         for cfg in SERVICE_CONFIGS:
             if cfg.tracer is ASYNCSCOPE_EXACT:
                 for r in runs[cfg.name]:
@@ -882,9 +976,58 @@ def goal(ok: Optional[bool]) -> str:
     return "n/a" if ok is None else ("**met**" if ok else "**missed**")
 
 
+def program_cost_table(a: Callable[[str], None], costs: dict, rows: dict) -> None:
+    """Where a traced request's time goes, program by program (one extra run
+    per tracer with BPF statistics on)."""
+    ex, bare, other = (costs.get(t.name) for t in (ASYNCSCOPE_EXACT, BARE, ASYNCSCOPE_OTHER))
+    if not ex or not ex["requests"]:
+        return
+    overhead = None
+    if bare and bare["progs"]:
+        b = bare["progs"]
+        overhead = sum(v["ns"] for v in b.values()) / max(sum(v["runs"] for v in b.values()), 1)
+    reqs = ex["requests"]
+    a("Where asyncscope's time per request goes, program by program: one extra run of each tracer "
+      "with the kernel's BPF statistics on (`kernel.bpf_stats_enabled`, which adds two clock reads "
+      "to every program run, so it is kept out of the repetitions above). *ns per run* is the "
+      "program's own run time; the trap that enters a uprobe program is not in it (that is the "
+      "floor's cost). The tracepoint programs run for every process on the machine (wrk's "
+      "sends and receives too), and return at their first check for the untraced ones.")
+    a("")
+    a("| program | attached as | runs per request | ns per run | ns per request |")
+    a("|---|---|---:|---:|---:|")
+    total = 0.0
+    for name, v in sorted(ex["progs"].items(), key=lambda kv: -kv[1]["ns"]):
+        total += v["ns"] / reqs
+        a(f"| `{name}` | {TRACER_PROGS.get(name, '')} | {v['runs'] / reqs:.2f} | "
+          f"{v['ns'] / v['runs']:.0f} | {v['ns'] / reqs:.0f} |")
+    a(f"| **all** | | | | **{total:,.0f}** |")
+    a("")
+    notes_ = []
+    if overhead is not None:
+        notes_.append(f"bare_probes' programs, which only count, take {overhead:.0f} ns per run under "
+                      "the same statistics: that much of every *ns per run* is the measurement and the "
+                      "run's fixed cost, not the program's work")
+    if other and other["progs"] and other["requests"]:
+        o = other["progs"]
+        runs = sum(v["runs"] for v in o.values())
+        notes_.append(f"while asyncscope traced another process, its programs ran {runs / other['requests']:.2f} "
+                      f"times per request of this untraced server and wrk ({sum(v['ns'] for v in o.values()) / max(runs, 1):.0f} ns "
+                      "per run, returning at the pid check)")
+    ext, flo = rows.get("asyncscope exact (default)", {}), rows.get("bare probes (kernel floor)", {})
+    if ext.get("cpu_us_per_req") and flo.get("cpu_us_per_req"):
+        d = (ext["cpu_us_per_req"] - flo["cpu_us_per_req"]) * 1e3
+        notes_.append(f"in the repetitions above, the server's CPU per request under asyncscope was "
+                      f"{abs(d):,.0f} ns {'more' if d >= 0 else 'less'} than under the floor's probes")
+    if notes_:
+        text = "; ".join(notes_)
+        a(text[0].upper() + text[1:] + ".")
+        a("")
+
+
 def write_report(m: dict, svc: Optional[dict], poll: Optional[dict], pipe: Optional[dict],
                  att: Optional[dict], hot: Optional[dict], fr: dict, pc: Optional[str],
-                 wall: float) -> str:
+                 wall: float, costs_by_variant: Optional[dict] = None) -> str:
     L: List[str] = []
     a = L.append
     a("# asyncscope benchmarks")
@@ -958,11 +1101,23 @@ def write_report(m: dict, svc: Optional[dict], poll: Optional[dict], pipe: Optio
         if floor is not None and floor < target:
             below.append(f"{what}: floor {floor * 100:.1f}% against a goal of {target * 100:.0f}%")
     if below:
-        a("Throughput goals below the kernel floor (" + "; ".join(below) + "): the floor is the same "
-          "probe sites with programs that only count, so no exact mode on these sites can reach "
-          "such a goal on this kernel, however little its programs do; what asyncscope adds over "
-          "the floor is its own cost. Closing the rest needs fewer traps per request (sampling, "
-          "which skips whole polls), or cheaper uprobes from the kernel.")
+        hw = ((costs_by_variant or {}).get("hello world") or {}).get(ASYNCSCOPE_EXACT.name) or {}
+        own = (f" (about {sum(v['ns'] for v in hw['progs'].values()) / hw['requests']:,.0f} ns of "
+               "program run time per hello-world request in this run)") if hw.get("requests") else ""
+        nc = ((svc or {}).get("hello world") or {}).get(NO_CLONES, {}).get("ratio")
+        nc_text = (f" (in this run: {nc * 100:.1f}% of untraced on hello-world, tasks only)"
+                   if nc is not None else "")
+        a("Throughput goals below the kernel floor (" + "; ".join(below) + "): the floor is "
+          "asyncscope's own probe sites with programs that only count, so no exact mode on these "
+          "sites can reach such a goal on this kernel, however little its programs do. What "
+          "asyncscope adds over the floor is its programs' run time" + own + ", itemised under each "
+          "service table below: the largest are the programs that read a task's Header from the "
+          "traced process's memory (`poll_enter` at every poll, `waker_op` at a wake from outside "
+          "a poll) and the socket records. What would close the rest is fewer traps per request: sampling, which "
+          "skips whole polls; leaving out the waker clone/drop probe, one of the four traps a "
+          "hello-world request pays, at the price of those counts (`--hooks "
+          "default,-clone_waker,-drop_waker`)" + nc_text + "; or cheaper uprobes from the kernel "
+          "(6.18 optimises only probes on a 5-byte nop, which no Rust function starts with).")
         a("")
 
     if svc:
@@ -1006,6 +1161,9 @@ def write_report(m: dict, svc: Optional[dict], poll: Optional[dict], pipe: Optio
                   f"{fmt(ex['tool_cpu_ms_per_mevent'], '.0f')} ms per million events; peak RSS "
                   f"{ex['tool_maxrss_kib'] / 1024:.1f} MiB.")
             a("")
+            costs = (costs_by_variant or {}).get(vname)
+            if costs:
+                program_cost_table(a, costs, rows)
 
     if poll:
         a("## 2. Per-poll cost")
@@ -1189,7 +1347,8 @@ def main() -> int:
             pc = probe_cost()
     except (RuntimeError, subprocess.SubprocessError, OSError) as e:
         check(False, f"benchmark aborted: {e}")
-    report = write_report(m, svc, poll, pipe, att, hot, fr, pc, time.monotonic() - t0)
+    costs = {v: r.get("program_costs") for v, r in raw.get("service", {}).items()}
+    report = write_report(m, svc, poll, pipe, att, hot, fr, pc, time.monotonic() - t0, costs)
     with open(MD, "w") as f:
         f.write(report)
     with open(os.path.join(WORK.dir, "results.json"), "w") as f:

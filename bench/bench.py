@@ -654,7 +654,8 @@ def yielder_round(y: Proc, pid: int) -> dict:
     deadline = time.monotonic() + 120
     seen = getattr(y, "_lines", 0)
     while time.monotonic() < deadline:
-        lines = open(y.out).read().splitlines()
+        # complete lines only: the last one may be half written
+        lines = open(y.out).read().split("\n")[:-1]
         if len(lines) > seen:
             y._lines = seen + 1
             r = json.loads(lines[seen])

@@ -1088,7 +1088,7 @@ def write_report(m: dict, svc: Optional[dict], poll: Optional[dict], pipe: Optio
                 if r.get("ratio") is not None:
                     verdict = r["ratio"] >= target
                     if spread is not None and spread > NOISY_SPREAD:
-                        verdict = (f"not judged: untraced CPU per request varied {(spread - 1) * 100:.0f}% "
+                        verdict = (f"not judged: untraced CPU per request varied {(spread - 1) * 100:.1f}% "
                                    "between repetitions")
                         noisy.add(vname)
                     goals.append((f"{label}, {what}", f"≥ {target * 100:.0f}% of untraced req/s",
@@ -1123,7 +1123,7 @@ def write_report(m: dict, svc: Optional[dict], poll: Optional[dict], pipe: Optio
     a("")
     for vname in sorted(noisy):
         a(f"*{vname}* not judged: the untraced server, doing the same work for every request, used "
-          f"{(svc[vname]['untraced']['cpu_spread'] - 1) * 100:.0f}% more CPU per request in its "
+          f"{(svc[vname]['untraced']['cpu_spread'] - 1) * 100:.1f}% more CPU per request in its "
           "second-slowest repetition than in its second-fastest (more than "
           f"{(NOISY_SPREAD - 1) * 100:.0f}%): the machine's speed "
           "changed during the run (other guests on the host; the *other load* column only sees this "

@@ -394,13 +394,13 @@ def record_has(option: str) -> bool:
 # record's default traces sockets, waits and wake sources too where it can; tasks
 # alone are what the kernel floor's probes cover (the same sites)
 TASKS_ONLY = "asyncscope exact, tasks only (--no-io)"
-if record_has("--no-io"):
-    SERVICE_CONFIGS.insert(4, Config(TASKS_ONLY, "plain", asyncscope_record("--no-io")))
-# one trap fewer per request, at the price of the waker clone and drop counts
+# and one trap fewer per request, at the price of the waker clone and drop counts
 NO_CLONES = "asyncscope, tasks only, no waker clone/drop probes"
-SERVICE_CONFIGS.insert(5 if record_has("--no-io") else 4,
-                       Config(NO_CLONES, "plain",
-                              asyncscope_record("--no-io", "--hooks", "default,-clone_waker,-drop_waker")))
+if record_has("--no-io"):
+    SERVICE_CONFIGS[4:4] = [
+        Config(TASKS_ONLY, "plain", asyncscope_record("--no-io")),
+        Config(NO_CLONES, "plain", asyncscope_record("--no-io", "--hooks", "default,-clone_waker,-drop_waker")),
+    ]
 
 SERVERS = {
     "plain": os.path.join(TARGETS, "target", "release", "benchserver"),

@@ -63,6 +63,41 @@ attach() {
 	wait_for "$WORK/$name.rerr" 'attached to pid' 30
 }
 
+# traced_run LABEL BIN DRIVER TARGET_TIMEOUT -- TARGET_ARGS...
+# Starts BIN gated, records it (--json to $WORK/LABEL.report, -o
+# $WORK/LABEL.ast), opens the gate, runs DRIVER (a function, given LABEL, or
+# "none"), then waits for the target to exit and the tracer to report.
+# Returns 0 when the tracer exited 0; otherwise reports the failure, returns 1.
+traced_run() {
+	local label=$1 bin=$2 driver=$3 timeout=$4 rc
+	shift 5
+	if [ ! -x "$bin" ]; then
+		fail "$label: $bin not built (make targets)"
+		return 1
+	fi
+	start_gated "$label" "$bin" "$@" || { fail "$label: target did not start"; return 1; }
+	attach "$label" "$TPID" --json -o "$WORK/$label.ast" || { fail "$label: tracer did not attach"; return 1; }
+	touch "$WORK/$label.go"
+	if [ "$driver" != none ] && ! $driver "$label" >"$WORK/$label.driver" 2>&1; then
+		fail "$label: $driver failed: $(tail -1 "$WORK/$label.driver")"
+		return 1
+	fi
+	if ! wait_exit "$TPID" "$timeout"; then
+		fail "$label: target did not finish"
+		return 1
+	fi
+	if ! wait_exit "$RPID" 30; then
+		fail "$label: tracer did not report after the target exited"
+		return 1
+	fi
+	wait "$RPID"
+	rc=$?
+	if [ $rc -ne 0 ]; then
+		fail "$label: tracer exited $rc: $(tail -1 "$WORK/$label.rerr")"
+		return 1
+	fi
+}
+
 # probes_left: prints uprobe perf links and tracefs uprobe events still present
 probes_left() {
 	mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null

@@ -8,27 +8,7 @@
 io_run() {
 	local label=$1 mode=$2 bin=$3 driver=$4
 	shift 5
-	if [ ! -x "$bin" ]; then
-		fail "$label: $bin not built (make targets)"
-		return
-	fi
-	start_gated "$label" "$bin" "$@" || { fail "$label: target did not start"; return; }
-	attach "$label" "$TPID" --json -o "$WORK/$label.ast" || { fail "$label: tracer did not attach"; return; }
-	touch "$WORK/$label.go"
-	if [ "$driver" != none ] && ! $driver "$label" >"$WORK/$label.driver" 2>&1; then
-		fail "$label: $driver failed: $(tail -1 "$WORK/$label.driver")"
-		return
-	fi
-	if ! wait_exit "$TPID" 60 || ! wait_exit "$RPID" 30; then
-		fail "$label: target or tracer did not finish"
-		return
-	fi
-	wait "$RPID"
-	local rc=$?
-	if [ $rc -ne 0 ]; then
-		fail "$label: tracer exited $rc: $(tail -1 "$WORK/$label.rerr")"
-		return
-	fi
+	traced_run "$label" "$bin" "$driver" 60 -- "$@" || return
 	if $PY "$E2E_ROOT/tests/e2e/check_io.py" "$mode" "$WORK/$label.truth" "$WORK/$label.report" \
 		>"$WORK/$label.check"; then
 		pass "$label: $(grep -c '^  ok' "$WORK/$label.check") checks: $(tail -1 "$WORK/$label.check" | sed 's/^ *ok *//')"

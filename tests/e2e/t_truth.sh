@@ -6,36 +6,12 @@
 truth_run() {
 	local label=$1 bin=$2 checkargs=$3 driver=$4
 	shift 5
-	if [ ! -x "$bin" ]; then
-		fail "$label: $bin not built (make targets)"
-		return
-	fi
 	# where tokio inlined spawn_inner, the spawn location never exists
-	if ! "$ASYNCSCOPE" inspect --json "$bin" | $PY -c \
+	if [ -x "$bin" ] && ! "$ASYNCSCOPE" inspect --json "$bin" | $PY -c \
 		'import json,sys; sys.exit(json.load(sys.stdin)["hooks"]["spawn_inner"]["count"] == 0)'; then
 		checkargs="$checkargs --no-locations"
 	fi
-	start_gated "$label" "$bin" "$@" || { fail "$label: target did not start"; return; }
-	attach "$label" "$TPID" --json -o "$WORK/$label.ast" || { fail "$label: tracer did not attach"; return; }
-	touch "$WORK/$label.go"
-	if [ "$driver" != none ] && ! $driver >"$WORK/$label.driver" 2>&1; then
-		fail "$label: $driver failed: $(tail -1 "$WORK/$label.driver")"
-		return
-	fi
-	if ! wait_exit "$TPID" 120; then
-		fail "$label: target did not finish"
-		return
-	fi
-	if ! wait_exit "$RPID" 30; then
-		fail "$label: tracer did not report after the target exited"
-		return
-	fi
-	wait "$RPID"
-	local rc=$?
-	if [ $rc -ne 0 ]; then
-		fail "$label: tracer exited $rc: $(tail -1 "$WORK/$label.rerr")"
-		return
-	fi
+	traced_run "$label" "$bin" "$driver" 120 -- "$@" || return
 	if ! $PY -c 'import json,sys; assert json.load(open(sys.argv[1]))["target_exited"]' "$WORK/$label.report"; then
 		fail "$label: report does not say the target exited"
 		return

@@ -21,7 +21,8 @@ import sys
 
 sys.dont_write_bytecode = True     # no __pycache__ left in the tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_perfetto import Failed, compare, load_truth  # noqa: E402
+from check_perfetto import Failed, compare  # noqa: E402
+from check_truth import load_truth  # noqa: E402
 
 
 def check(events):

@@ -23,6 +23,9 @@ Prints one line per check; exits 1 on any mismatch.
 import json
 import sys
 
+sys.dont_write_bytecode = True     # no __pycache__ left in the tree
+from check_truth import load_truth  # noqa: E402
+
 failures = []
 
 
@@ -30,14 +33,6 @@ def check(name, ok, detail):
     print(f"  {'ok  ' if ok else 'FAIL'} {name}: {detail}")
     if not ok:
         failures.append(name)
-
-
-def load_truth(path):
-    with open(path) as f:
-        lines = [l for l in f if l.strip().startswith("{")]
-    if not lines:
-        sys.exit(f"check_io: no ground-truth JSON line in {path}")
-    return json.loads(lines[-1])
 
 
 def common(rep):
@@ -254,7 +249,10 @@ def main():
             print(f"check: {len(failures)} mismatches: {', '.join(failures)}")
             return 1
         return 0
-    truth = load_truth(truth_path)
+    try:
+        truth = load_truth(truth_path)
+    except ValueError as e:
+        sys.exit(f"check_io: {e}")
     with open(rep_path) as f:
         rep = json.load(f)
     if "resources" not in rep:

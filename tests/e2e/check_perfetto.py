@@ -27,6 +27,9 @@ import os
 import subprocess
 import sys
 
+sys.dont_write_bytecode = True     # no __pycache__ left in the tree
+from check_truth import load_truth  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROTO_DIR = os.path.join(ROOT, "proto")
 PROTO = os.path.join(PROTO_DIR, "perfetto_trace.proto")
@@ -294,14 +297,6 @@ def structure(trace):
         if fid not in trace.flow_src:
             raise Failed(f"flow {fid} ends at {n} event(s) but leaves none")
     return polls, tasks
-
-
-def load_truth(path):
-    with open(path) as f:
-        lines = [l for l in f if l.strip().startswith("{")]
-    if not lines:
-        raise Failed(f"no ground-truth JSON line in {path}")
-    return json.loads(lines[-1])
 
 
 def compare(truth, polls, tasks):

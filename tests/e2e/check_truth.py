@@ -15,17 +15,21 @@ import sys
 
 
 def load_truth(path):
+    """The last JSON line a target printed: its own counts (ValueError if none)."""
     with open(path) as f:
         lines = [l for l in f if l.strip().startswith("{")]
     if not lines:
-        sys.exit(f"check: no ground-truth JSON line in {path}")
+        raise ValueError(f"no ground-truth JSON line in {path}")
     return json.loads(lines[-1])
 
 
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     no_loc = "--no-locations" in sys.argv
-    truth = load_truth(args[0])
+    try:
+        truth = load_truth(args[0])
+    except ValueError as e:
+        sys.exit(f"check: {e}")
     with open(args[1]) as f:
         rep = json.load(f)
 

@@ -11,25 +11,13 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here"
 
-# sudo resets PATH: look where rustup puts cargo too
-PATH="$PATH:${HOME:-/root}/.cargo/bin:/root/.cargo/bin"
-command -v cargo >/dev/null || { echo "bench/targets/build.sh: cargo not found: install Rust (rustup) or 'apt-get install cargo'" >&2; exit 1; }
+. "$here/../../tests/targets/cargo_env.sh"
 for crate in tokio-1.24.2 hyper-0.14.19 tracing-subscriber-0.3.16; do
 	[ -d "/usr/share/cargo/registry/$crate" ] || {
 		echo "bench/targets/build.sh: /usr/share/cargo/registry/$crate missing (make deps)" >&2
 		exit 1
 	}
 done
-
-# what would change the meaning of a variant; each sets exactly what it needs
-clean_env=(
-	-u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_BUILD_RUSTFLAGS
-	-u CARGO_BUILD_TARGET -u CARGO_BUILD_TARGET_DIR
-	-u CARGO_PROFILE_RELEASE_LTO -u CARGO_PROFILE_RELEASE_CODEGEN_UNITS
-	-u CARGO_PROFILE_RELEASE_DEBUG -u CARGO_PROFILE_RELEASE_STRIP
-	-u CARGO_PROFILE_RELEASE_OPT_LEVEL -u CARGO_PROFILE_RELEASE_PANIC
-	-u CARGO_PROFILE_RELEASE_INCREMENTAL
-)
 
 build() { # build DIR [VAR=VALUE...] -- CARGO_ARGS...
 	local dir=$1

@@ -11,24 +11,11 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here"
 
-# sudo resets PATH: look where rustup puts cargo too
-PATH="$PATH:${HOME:-/root}/.cargo/bin:/root/.cargo/bin"
-command -v cargo >/dev/null || { echo "build.sh: cargo not found: install Rust (rustup) or 'apt-get install cargo'" >&2; exit 1; }
+. "$here/cargo_env.sh"
 [ -d /usr/share/cargo/registry/tokio-1.24.2 ] || {
 	echo "build.sh: /usr/share/cargo/registry/tokio-1.24.2 missing (apt-get install librust-tokio-dev librust-hyper-dev)" >&2
 	exit 1
 }
-
-# Variables from the caller's environment that would change what a variant
-# means; every variant sets exactly what it needs.
-clean_env=(
-	-u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_BUILD_RUSTFLAGS
-	-u CARGO_BUILD_TARGET -u CARGO_BUILD_TARGET_DIR
-	-u CARGO_PROFILE_RELEASE_LTO -u CARGO_PROFILE_RELEASE_CODEGEN_UNITS
-	-u CARGO_PROFILE_RELEASE_DEBUG -u CARGO_PROFILE_RELEASE_STRIP
-	-u CARGO_PROFILE_RELEASE_OPT_LEVEL -u CARGO_PROFILE_RELEASE_PANIC
-	-u CARGO_PROFILE_RELEASE_INCREMENTAL
-)
 
 build() { # build DIR [VAR=VALUE...]
 	local dir=$1

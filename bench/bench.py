@@ -394,9 +394,10 @@ def record_has(option: str) -> bool:
 # record's default traces sockets, waits and wake sources too where it can; tasks
 # alone are what the kernel floor's probes cover (the same sites)
 TASKS_ONLY = "asyncscope exact, tasks only (--no-io)"
+HAS_NO_IO = record_has("--no-io")
 # and one trap fewer per request, at the price of the waker clone and drop counts
 NO_CLONES = "asyncscope, tasks only, no waker clone/drop probes"
-if record_has("--no-io"):
+if HAS_NO_IO:
     SERVICE_CONFIGS[4:4] = [
         Config(TASKS_ONLY, "plain", asyncscope_record("--no-io")),
         Config(NO_CLONES, "plain", asyncscope_record("--no-io", "--hooks", "default,-clone_waker,-drop_waker")),
@@ -414,7 +415,7 @@ POLL_CONFIGS = [
     Config("bare probes, perf-event links", "yielder", bare_probes("--perf")),
     Config("asyncscope exact (default)", "yielder", ASYNCSCOPE_EXACT),
 ]
-if record_has("--no-io"):
+if HAS_NO_IO:
     POLL_CONFIGS.append(Config(TASKS_ONLY, "yielder", asyncscope_record("--no-io")))
 
 # BENCH_CANDIDATE=/path/to/asyncscope: another build measured in the same run
@@ -1329,18 +1330,12 @@ def write_report(m: dict, svc: Optional[dict], poll: Optional[dict], pipe: Optio
         a(pc.rstrip())
         a("")
 
-    if notes:
-        a("## Notes")
-        a("")
-        for n in notes:
-            a(f"- {n}")
-        a("")
-    if failures:
-        a("## Checks that failed")
-        a("")
-        for f in failures:
-            a(f"- {f}")
-        a("")
+    for title, items in (("Notes", notes), ("Checks that failed", failures)):
+        if items:
+            a(f"## {title}")
+            a("")
+            a("\n".join(f"- {i}" for i in items))
+            a("")
     a("## Reproduce")
     a("")
     a("```")

@@ -1143,6 +1143,10 @@ def write_report(m: dict, svc: Optional[dict], poll: Optional[dict], pipe: Optio
         hw = ((costs_by_variant or {}).get("hello world") or {}).get(ASYNCSCOPE_EXACT.name) or {}
         own = (f" (about {sum(v['ns'] for v in hw['progs'].values()) / hw['requests']:,.0f} ns of "
                "program run time per hello-world request in this run)") if hw.get("requests") else ""
+        top = sorted((hw.get("progs") or {}).items(), key=lambda kv: -kv[1]["ns"])[:3]
+        top_text = (": the largest in this run are " + ", ".join(
+            f"`{k}` ({v['ns'] / hw['requests']:,.0f} ns per request)" for k, v in top)
+            if top and hw.get("requests") else "")
         nc = ((svc or {}).get("hello world") or {}).get(NO_CLONES, {}).get("ratio")
         nc_text = (f" (in this run: {nc * 100:.1f}% of untraced on hello-world, tasks only)"
                    if nc is not None else "")
@@ -1150,9 +1154,7 @@ def write_report(m: dict, svc: Optional[dict], poll: Optional[dict], pipe: Optio
           "asyncscope's own probe sites with programs that only count, so no exact mode on these "
           "sites can reach such a goal on this kernel, however little its programs do. What "
           "asyncscope adds over the floor is its programs' run time" + own + ", itemised under each "
-          "service table below: the largest are the programs that read a task's Header from the "
-          "traced process's memory (`poll_enter` at every poll, `waker_op` at a wake from outside "
-          "a poll) and the socket records. What would close the rest is fewer traps per request: sampling, which "
+          "service table below" + top_text + ". What would close the rest is fewer traps per request: sampling, which "
           "skips whole polls; leaving out the waker clone/drop probe, one of the four traps a "
           "hello-world request pays, at the price of those counts (`--hooks "
           "default,-clone_waker,-drop_waker`)" + nc_text + "; or cheaper uprobes from the kernel "

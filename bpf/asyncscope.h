@@ -36,7 +36,7 @@ struct as_event_hdr {
 
 /* AS_EV_POLL flags */
 #define AS_POLL_READY		(1u << 0)	/* the task completed during this poll */
-#define AS_POLL_CANCELLED	(1u << 1)	/* CANCELLED bit set at poll entry */
+#define AS_POLL_CANCELLED	(1u << 1)	/* completed with the CANCELLED bit set (aborted) */
 #define AS_POLL_NESTED		(1u << 2)	/* polled inside another task's poll */
 
 /*
@@ -243,6 +243,22 @@ struct as_vtable_val {
 	__u32 type_idx;		/* index into user space's vtable table */
 };
 
+/*
+ * Key and value of the task cache (tokio.bpf.c's `tasks`): which task sits
+ * at a Header address, from its spawn (or first sight) to its completion.
+ */
+struct as_task_key {
+	__u32 pid;
+	__u32 pad;
+	__u64 hdr;		/* run-time address of the task's Header in pid */
+};
+
+struct as_task_val {
+	__u64 id;
+	__u32 type_idx;
+	__u32 pad;
+};
+
 /* Per-thread poll stack, keyed by tid. */
 #define AS_POLL_DEPTH		4
 
@@ -293,6 +309,8 @@ _Static_assert(sizeof(struct as_ev_runtime) == 32, "as_ev_runtime size");
 _Static_assert(sizeof(struct as_ev_sock_op) == 56, "as_ev_sock_op size");
 _Static_assert(sizeof(struct as_vtable_key) == 16, "as_vtable_key size");
 _Static_assert(sizeof(struct as_vtable_val) == 8, "as_vtable_val size");
+_Static_assert(sizeof(struct as_task_key) == 16, "as_task_key size");
+_Static_assert(sizeof(struct as_task_val) == 16, "as_task_val size");
 _Static_assert(sizeof(struct as_poll_frame) == 48, "as_poll_frame size");
 _Static_assert(sizeof(struct as_thread_state) == 48 * AS_POLL_DEPTH + 24, "as_thread_state size");
 

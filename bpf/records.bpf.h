@@ -20,12 +20,25 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+/*
+ * The per-thread poll stacks, in each thread's own BPF storage: found
+ * without a hash lookup on every hit, allocated per thread on first use
+ * (nothing preallocated), freed with the thread.  User space reaches an
+ * entry through a pidfd of the thread (PIDFD_THREAD).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 32768);
-	__type(key, __u32);			/* tid */
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct as_thread_state);
 } threads SEC(".maps");
+
+/* This thread's poll stack; with create, a zeroed one if it had none. */
+static __always_inline struct as_thread_state *thread_state_get(int create)
+{
+	return bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
 
 static __always_inline void count(__u32 idx)
 {

@@ -104,9 +104,9 @@ static __always_inline void sock_count(__u32 idx, __u64 n)
 }
 
 /* The task being polled on this thread (tokio.bpf.c's stack), 0 if none. */
-static __always_inline __u64 cur_task(__u32 tid)
+static __always_inline __u64 cur_task(void)
 {
-	struct as_thread_state *ts = bpf_map_lookup_elem(&threads, &tid);
+	struct as_thread_state *ts = thread_state_get(0);
 	__u32 d;
 	__u64 id = 0;
 
@@ -193,7 +193,7 @@ static __always_inline void emit_sock(__u64 pid_tgid, struct sock *sk, __u32 op,
 				      __s32 fd, struct sock_note *note)
 {
 	struct as_ev_sock *e;
-	__u64 task_id = cur_task((__u32)pid_tgid), now = bpf_ktime_get_ns();
+	__u64 task_id = cur_task(), now = bpf_ktime_get_ns();
 
 	if (task_id)
 		sock_count(AS_SCNT_IN_POLL, 1);
@@ -350,7 +350,7 @@ static __always_inline int emit_runtime(__u32 phase, __s32 value)
 	struct as_ev_runtime *e;
 
 	/* inside a task's poll it is not the runtime's driver (a nested runtime) */
-	if (!traced(pid_tgid >> 32) || cur_task((__u32)pid_tgid))
+	if (!traced(pid_tgid >> 32) || cur_task())
 		return 0;
 	sock_count(AS_SCNT_RUNTIME, 1);
 	e = reserve(sizeof(*e), AS_EV_RUNTIME);

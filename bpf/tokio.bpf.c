@@ -6,7 +6,9 @@
  * tokio task id through the task's vtable: id = *(hdr + vtable->id_offset).
  * User space puts every validated vtable of the traced process in `vtables`,
  * so a Header whose vtable is unknown (a corrupt pointer, another process)
- * is counted and ignored.
+ * is counted and ignored.  Reading the Header is a hit's dearest step
+ * (~190 ns), so `tasks` keeps what it gave per Header address until the
+ * task completes (see task_lookup).
  *
  * Each thread keeps a small stack of the polls it is inside, so wakes,
  * spawns and completions can be attributed to the task being polled.
@@ -73,20 +75,19 @@ static __always_inline int traced(__u64 pid_tgid)
 }
 
 /*
- * The Header's first bytes, read at once: the state word (+0), the vtable
- * pointer (+16) and, for nearly every task, the id (at +32 or +40, right
+ * The Header's first bytes, read at once: the vtable pointer (+16) and,
+ * for nearly every task, the id (at +32 or +40, right
  * after the Header; further only behind a 128-aligned future).  A task's
  * Cell is always longer.  A user-memory read costs more than all the rest
- * of a hit's work, so one read instead of three.
+ * of a hit's work, so one read instead of two.
  */
 #define HDR_READ	48
 
 /*
- * Header address -> task id and vtable index (and the state word if asked);
- * -1 when it is not a task we know.
+ * Header address -> task id and vtable index, read from the task; -1 when
+ * it is not a task we know.
  */
-static __always_inline int task_of(__u32 pid, __u64 hdr, __u64 *id, __u32 *type_idx,
-				   __u64 *state)
+static __always_inline int task_of(__u32 pid, __u64 hdr, __u64 *id, __u32 *type_idx)
 {
 	struct as_vtable_key key = { .pid = pid };
 	struct as_vtable_val *v;
@@ -111,21 +112,80 @@ static __always_inline int task_of(__u32 pid, __u64 hdr, __u64 *id, __u32 *type_
 		return -1;
 	}
 	*type_idx = v->type_idx;
-	if (state)
-		*state = w[0];
 	return 0;
 }
 
-static __always_inline struct as_thread_state *thread_state(__u32 tid, __u32 pid, int create)
-{
-	struct as_thread_state *ts = bpf_map_lookup_elem(&threads, &tid);
-	struct as_thread_state zero = {};
+/*
+ * Header address -> task, so that a poll or wake need not read the Header.
+ * Entries are written by every spawn (which reads the new task anyway) and
+ * by the first hit on a task older than the probes, and go at completion.
+ * An address is only reused for a new task after the old one is freed, and
+ * every new task passes a spawn probe, which overwrites the entry first: so
+ * the cache is used only while user space has every spawn probe of every
+ * traced process live (task_cache_on).  Full, it is bypassed, not trusted.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	/* live tasks; its hash buckets (16 B each) are allocated up front */
+	__uint(max_entries, 1 << 17);
+	__type(key, struct as_task_key);
+	__type(value, struct as_task_val);
+} tasks SEC(".maps");
 
-	if (ts || !create)
-		return ts;
-	zero.pid = pid;
-	bpf_map_update_elem(&threads, &tid, &zero, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&threads, &tid);
+__u32 task_cache_on;
+
+/* hdr is the task (id, type_idx): a new task's spawn, whatever was cached there before. */
+static __always_inline void task_cache_set(__u32 pid, __u64 hdr, __u64 id, __u32 type_idx)
+{
+	struct as_task_key k = { .pid = pid, .hdr = hdr };
+	struct as_task_val v = { .id = id, .type_idx = type_idx };
+
+	/* an old entry that cannot be replaced must not stay */
+	if (bpf_map_update_elem(&tasks, &k, &v, BPF_ANY))
+		bpf_map_delete_elem(&tasks, &k);
+}
+
+static __always_inline void task_cache_drop(__u32 pid, __u64 hdr)
+{
+	struct as_task_key k = { .pid = pid, .hdr = hdr };
+
+	bpf_map_delete_elem(&tasks, &k);
+}
+
+/*
+ * task_of through the cache.  Called only where the caller holds the task
+ * alive (its poll, a waker's reference), so the address cannot be reused
+ * between the read and the insert.
+ */
+static __always_inline int task_lookup(__u32 pid, __u64 hdr, __u64 *id, __u32 *type_idx)
+{
+	struct as_task_key k = { .pid = pid, .hdr = hdr };
+	struct as_task_val *c, v = {};
+
+	if (!task_cache_on)
+		return task_of(pid, hdr, id, type_idx);
+	c = bpf_map_lookup_elem(&tasks, &k);
+	if (c) {
+		*id = c->id;
+		*type_idx = c->type_idx;
+		return 0;
+	}
+	if (task_of(pid, hdr, id, type_idx))
+		return -1;
+	v.id = *id;
+	v.type_idx = *type_idx;
+	bpf_map_update_elem(&tasks, &k, &v, BPF_NOEXIST);
+	return 0;
+}
+
+static __always_inline struct as_thread_state *thread_state(__u32 pid, int create)
+{
+	struct as_thread_state *ts = thread_state_get(create);
+
+	if (ts && create)
+		ts->pid = pid;
+	return ts;
 }
 
 static __always_inline __u32 clamp_depth(__u32 depth)
@@ -163,15 +223,15 @@ SEC("uprobe")
 int BPF_KPROBE(poll_enter, __u64 hdr)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 pid = pid_tgid >> 32, tid = (__u32)pid_tgid;
-	__u64 sp = PT_REGS_SP(ctx), id, state = 0;
+	__u32 pid = pid_tgid >> 32;
+	__u64 sp = PT_REGS_SP(ctx), id;
 	struct as_thread_state *ts;
 	struct as_poll_frame *f;
 	__u32 type_idx, d;
 
-	if (!traced(pid_tgid) || task_of(pid, hdr, &id, &type_idx, &state))
+	if (!traced(pid_tgid) || task_lookup(pid, hdr, &id, &type_idx))
 		return 0;
-	ts = thread_state(tid, pid, 1);
+	ts = thread_state(pid, 1);
 	if (!ts)
 		return 0;
 	ts->pid = pid;
@@ -200,7 +260,7 @@ int BPF_KPROBE(poll_enter, __u64 hdr)
 	f->task_id = id;
 	f->sp = sp;
 	f->type_idx = type_idx;
-	f->flags = (state & STATE_CANCELLED) ? AS_POLL_CANCELLED : 0;
+	f->flags = 0;
 	f->waker_clones = 0;
 	f->waker_drops = 0;
 	if (d > 0)
@@ -226,7 +286,7 @@ int BPF_KRETPROBE(poll_exit)
 
 	if (!traced(pid_tgid))
 		return 0;
-	ts = thread_state(tid, 0, 0);
+	ts = thread_state(0, 0);
 	if (!ts) {
 		count(AS_CNT_POLL_ORPHAN_RET);
 		return 0;
@@ -284,7 +344,7 @@ static __always_inline int task_at(struct as_poll_frame *f, __u32 pid, __u64 hdr
 		*type_idx = f->type_idx;
 		return 0;
 	}
-	return task_of(pid, hdr, id, type_idx, NULL);
+	return task_lookup(pid, hdr, id, type_idx);
 }
 
 /* wake_by_val / wake_by_ref / clone_waker / drop_waker; cookie = enum as_waker_op */
@@ -292,7 +352,7 @@ SEC("uprobe")
 int BPF_KPROBE(waker_op, __u64 hdr)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 pid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	__u32 pid = pid_tgid >> 32;
 	__u32 op = (__u32)bpf_get_attach_cookie(ctx), type_idx;
 	struct as_poll_frame *f;
 	struct as_ev_waker *e;
@@ -300,7 +360,7 @@ int BPF_KPROBE(waker_op, __u64 hdr)
 
 	if (!traced(pid_tgid))
 		return 0;
-	f = cur_frame(thread_state(tid, pid, 0));
+	f = cur_frame(thread_state(pid, 0));
 	if (task_at(f, pid, hdr, &id, &type_idx))
 		return 0;
 	switch (op) {
@@ -331,12 +391,24 @@ int BPF_KPROBE(waker_op, __u64 hdr)
 	return 0;
 }
 
+/* Whether the task's state word has CANCELLED set (read once per task, at its completion). */
+static __always_inline int task_cancelled(__u64 hdr)
+{
+	__u64 state;
+
+	if (bpf_probe_read_user(&state, sizeof(state), (void *)hdr)) {
+		count(AS_CNT_READ_FAULT);
+		return 0;
+	}
+	return (state & STATE_CANCELLED) != 0;
+}
+
 /* Harness::complete / raw::shutdown / raw::schedule; cookie = enum as_event_type */
 SEC("uprobe")
 int BPF_KPROBE(task_op, __u64 hdr)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 pid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	__u32 pid = pid_tgid >> 32;
 	__u32 type = (__u32)bpf_get_attach_cookie(ctx), type_idx, flags = 0;
 	struct as_poll_frame *f;
 	struct as_ev_task *e;
@@ -344,7 +416,7 @@ int BPF_KPROBE(task_op, __u64 hdr)
 
 	if (!traced(pid_tgid))
 		return 0;
-	f = cur_frame(thread_state(tid, pid, 0));
+	f = cur_frame(thread_state(pid, 0));
 	if (task_at(f, pid, hdr, &id, &type_idx))
 		return 0;
 	switch (type) {
@@ -355,9 +427,16 @@ int BPF_KPROBE(task_op, __u64 hdr)
 	}
 	if (f && f->hdr == hdr) {
 		flags |= AS_TASK_IN_POLL;
-		if (type == AS_EV_COMPLETE)
+		if (type == AS_EV_COMPLETE) {
 			f->flags |= AS_POLL_READY;
+			/* aborted: tokio completes a cancelled task in its next poll (or this one) */
+			if (task_cancelled(hdr))
+				f->flags |= AS_POLL_CANCELLED;
+		}
 	}
+	/* no poll follows: the address is free for a new task once this one goes */
+	if (type != AS_EV_SCHEDULE)
+		task_cache_drop(pid, hdr);
 	e = reserve(sizeof(*e), type);
 	if (!e)
 		return 0;
@@ -394,7 +473,7 @@ SEC("uprobe")
 int BPF_KPROBE(spawn_loc)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 pid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	__u32 pid = pid_tgid >> 32;
 	__u64 cand[3] = { PT_REGS_PARM4(ctx), PT_REGS_PARM5(ctx), PT_REGS_PARM3(ctx) };
 	struct as_thread_state *ts;
 	struct rust_location loc;
@@ -408,7 +487,7 @@ int BPF_KPROBE(spawn_loc)
 			break;
 		}
 	}
-	ts = thread_state(tid, pid, 1);
+	ts = thread_state(pid, 1);
 	if (!ts)
 		return 0;
 	ts->spawn_loc = found;
@@ -419,7 +498,7 @@ int BPF_KPROBE(spawn_loc)
 static __always_inline void emit_spawn(void *ctx, __u64 hdr, __u32 kind, int with_loc)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 pid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	__u32 pid = pid_tgid >> 32;
 	__u64 sp = PT_REGS_SP((struct pt_regs *)ctx), id, src;
 	struct as_thread_state *ts;
 	struct rust_location loc;
@@ -427,10 +506,11 @@ static __always_inline void emit_spawn(void *ctx, __u64 hdr, __u32 kind, int wit
 	__u64 n;
 	__u32 type_idx;
 
-	if (!traced(pid_tgid) || task_of(pid, hdr, &id, &type_idx, NULL))
+	if (!traced(pid_tgid) || task_of(pid, hdr, &id, &type_idx))
 		return;
+	task_cache_set(pid, hdr, id, type_idx);
 	count(kind == AS_TASK_BLOCKING ? AS_CNT_SPAWN_BLOCKING : AS_CNT_SPAWN);
-	ts = thread_state(tid, pid, 0);
+	ts = thread_state(pid, 0);
 	e = reserve(sizeof(*e), AS_EV_SPAWN);
 	if (!e)
 		goto out;

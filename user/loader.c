@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "array.h"
@@ -13,6 +17,10 @@
 #include "uprobe_multi.h"
 
 #define DEFAULT_RINGBUF (16u << 20)
+
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD	O_EXCL	/* Linux 6.9: a pidfd of a thread, not only of a leader */
+#endif
 
 /* The programs, as indices of a process's uprobe_multi sets. */
 enum tracer_prog {
@@ -35,6 +43,7 @@ struct traced_proc {
 	struct as_vtable_key *keys;	/* vtable map entries we added */
 	size_t nr_keys;
 	bool traced;			/* in the procs map: its hits are recorded */
+	bool spawns_probed;		/* every way to create a task has a live probe */
 };
 
 struct tracer {
@@ -312,6 +321,50 @@ static void fast_pids_set(struct tracer *t, uint32_t pid, uint32_t to)
 	t->skel->bss->fast_pids_complete = listed == t->nr_procs_traced;
 }
 
+/*
+ * The BPF side's task cache (Header address -> task) is exact only while
+ * every new task of every traced process passes a live spawn probe, which
+ * overwrites whatever an earlier task left at its address: async tasks at
+ * OwnedTasks::bind, blocking ones at Spawner::spawn_task.
+ */
+static bool spawns_probed(const struct tokio_bin *tb, const bool enabled[HOOK__MAX])
+{
+	for (size_t i = 0; i < tb->nr_sites; i++)
+		if ((tb->sites[i].kind == HOOK_BIND || tb->sites[i].kind == HOOK_SPAWN_BLOCKING) &&
+		    tb->sites[i].cls == SITE_REFUSED)
+			return false;
+	return enabled[HOOK_BIND] && tokio_bin__count(tb, HOOK_BIND) &&
+	       (enabled[HOOK_SPAWN_BLOCKING] || !tokio_bin__count(tb, HOOK_SPAWN_BLOCKING));
+}
+
+static void task_cache_update(struct tracer *t)
+{
+	bool on = t->nr_procs > 0;
+
+	for (size_t i = 0; i < t->nr_procs; i++)
+		on = on && t->procs[i].spawns_probed;
+	t->skel->bss->task_cache_on = on;
+}
+
+/* The task cache's entries of pid: a later process with its number must not find them. */
+static void task_cache_forget(struct tracer *t, uint32_t pid)
+{
+	int fd = bpf_map__fd(t->skel->maps.tasks);
+	struct as_task_key key, *doomed = NULL;
+	size_t n = 0, cap = 0;
+	void *prev = NULL;
+
+	/* collect first: a deleted key cannot be the cursor of the walk */
+	while (!bpf_map_get_next_key(fd, prev, &key)) {
+		if (key.pid == pid && !array__grow((void **)&doomed, &cap, n + 1, sizeof(*doomed)))
+			doomed[n++] = key;
+		prev = &key;
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &doomed[i]);
+	free(doomed);
+}
+
 int tracer__add_process(struct tracer *t, uint32_t pid, const char *bin_path,
 			const struct tokio_bin *tb, uint64_t bias,
 			const bool enabled[HOOK__MAX])
@@ -329,6 +382,8 @@ int tracer__add_process(struct tracer *t, uint32_t pid, const char *bin_path,
 	p = &t->procs[t->nr_procs++];
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
+	/* off until this process's spawn probes are all live */
+	task_cache_update(t);
 
 	/* vtables first: a hook that fires before its vtable is known would be lost */
 	err = add_vtables(t, p, tb, bias);
@@ -364,6 +419,8 @@ int tracer__add_process(struct tracer *t, uint32_t pid, const char *bin_path,
 		if (err)
 			goto fail;
 	}
+	p->spawns_probed = spawns_probed(tb, enabled);
+	task_cache_update(t);
 	return 0;
 fail:
 	tracer__remove_process(t, pid);
@@ -404,6 +461,8 @@ int tracer__remove_process(struct tracer *t, uint32_t pid)
 	free(p->links);
 	free(p->keys);
 	*p = t->procs[--t->nr_procs];
+	task_cache_forget(t, pid);
+	task_cache_update(t);
 	return 0;
 }
 
@@ -431,42 +490,76 @@ int tracer__counters(const struct tracer *t, uint64_t out[AS_CNT_NR])
 	return percpu__sum(bpf_map__fd(t->skel->maps.counters), AS_CNT_NR, out);
 }
 
+/*
+ * fn(ctx, tid, fd) for each thread of pid, fd a pidfd of that thread: the
+ * key of its entry in a task-storage map.  Threads that end meanwhile are
+ * skipped; a process that is gone has no threads (and no entries) left.
+ */
+static void for_each_thread(uint32_t pid, void (*fn)(void *ctx, uint32_t tid, int fd), void *ctx)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%u/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		char *end;
+		unsigned long tid = strtoul(de->d_name, &end, 10);
+		int fd;
+
+		if (*end || !tid)
+			continue;
+		fd = (int)syscall(SYS_pidfd_open, (pid_t)tid, PIDFD_THREAD);
+		if (fd < 0)
+			continue;
+		fn(ctx, (uint32_t)tid, fd);
+		close(fd);
+	}
+	closedir(dir);
+}
+
+struct frames_walk {
+	int map_fd;
+	uint32_t pid;
+	tracer_frame_fn fn;
+	void *ctx;
+};
+
+static void thread_frames(void *ctx, uint32_t tid, int fd)
+{
+	struct frames_walk *w = ctx;
+	struct as_thread_state st;
+
+	if (bpf_map_lookup_elem(w->map_fd, &fd, &st))
+		return;
+	for (uint32_t d = 0; d < st.depth && d < AS_POLL_DEPTH; d++)
+		w->fn(w->ctx, w->pid, tid, &st.frames[d]);
+}
+
 int tracer__in_progress(const struct tracer *t, uint32_t pid, tracer_frame_fn fn, void *ctx)
 {
-	int fd = bpf_map__fd(t->skel->maps.threads);
-	struct as_thread_state st;
-	uint32_t key, next;
-	void *prev = NULL;
+	struct frames_walk w = {
+		.map_fd = bpf_map__fd(t->skel->maps.threads), .pid = pid, .fn = fn, .ctx = ctx,
+	};
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &st) || st.pid != pid)
-			continue;
-		for (uint32_t d = 0; d < st.depth && d < AS_POLL_DEPTH; d++)
-			fn(ctx, pid, key, &st.frames[d]);
-	}
+	for_each_thread(pid, thread_frames, &w);
 	return 0;
+}
+
+static void thread_forget(void *ctx, uint32_t tid, int fd)
+{
+	(void)tid;
+	bpf_map_delete_elem(*(int *)ctx, &fd);
 }
 
 void tracer__forget_threads(struct tracer *t, uint32_t pid)
 {
-	int fd = bpf_map__fd(t->skel->maps.threads);
-	struct as_thread_state st;
-	uint32_t key, *doomed = NULL;
-	size_t n = 0, cap = 0;
-	void *prev = NULL;
+	int map_fd = bpf_map__fd(t->skel->maps.threads);
 
-	/* collect first: a deleted key cannot be the cursor of the walk */
-	while (!bpf_map_get_next_key(fd, prev, &key)) {
-		if (!bpf_map_lookup_elem(fd, &key, &st) && st.pid == pid &&
-		    !array__grow((void **)&doomed, &cap, n + 1, sizeof(*doomed)))
-			doomed[n++] = key;
-		prev = &key;
-	}
-	for (size_t i = 0; i < n; i++)
-		bpf_map_delete_elem(fd, &doomed[i]);
-	free(doomed);
+	for_each_thread(pid, thread_forget, &map_fd);
 }
 
 void tracer__free(struct tracer *t)

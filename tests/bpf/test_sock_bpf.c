@@ -85,10 +85,13 @@ static void set_traced(uint32_t pid)
 static void set_polling(int on)
 {
 	struct as_thread_state st = { .depth = on ? 1 : 0, .pid = getpid() };
-	uint32_t tid = (uint32_t)syscall(SYS_gettid);
+	/* the map is task storage: a thread's entry is keyed by a pidfd of it */
+	int fd = (int)syscall(SYS_pidfd_open, (pid_t)syscall(SYS_gettid), O_EXCL /* PIDFD_THREAD */);
 
+	assert_true(fd >= 0);
 	st.frames[0].task_id = TASK_ID;
-	assert_int_equal(bpf_map_update_elem(bpf_map__fd(tok->maps.threads), &tid, &st, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(tok->maps.threads), &fd, &st, BPF_ANY), 0);
+	close(fd);
 }
 
 static int setup(void **state)

@@ -359,14 +359,18 @@ static void test_cancelled_and_unknown(void **state)
 
 	(void)state;
 	reset();
+	/* tokio's poll of an aborted task drops the future and completes it */
+	plan.complete = 1;
 	fake_poll(&c);
 	fake_poll(&u);		/* a vtable we never registered: ignored, counted */
 	fake_shutdown(&c);
 	ring_buffer__consume(rb);
-	assert_int_equal(nr_recs, 2);
-	p = (const void *)rec(0, AS_EV_POLL);
-	assert_int_equal(p->flags, AS_POLL_CANCELLED);
-	rec(1, AS_EV_SHUTDOWN);
+	assert_int_equal(nr_recs, 3);
+	rec(0, AS_EV_COMPLETE);
+	p = (const void *)rec(1, AS_EV_POLL);
+	assert_int_equal(p->task_id, 5);
+	assert_int_equal(p->flags, AS_POLL_CANCELLED | AS_POLL_READY);
+	rec(2, AS_EV_SHUTDOWN);
 	assert_int_equal(counter(AS_CNT_UNKNOWN_VTABLE), 1);
 	/* the unknown task's return finds no frame of its own */
 	assert_int_equal(counter(AS_CNT_POLL_ORPHAN_RET), 1);
@@ -408,6 +412,59 @@ static void test_spawn_with_location_and_parent(void **state)
 	assert_int_equal(counter(AS_CNT_SPAWN_BLOCKING), 1);
 }
 
+static uint64_t poll_id(int i)
+{
+	return ((const struct as_ev_poll *)rec(i, AS_EV_POLL))->task_id;
+}
+
+/*
+ * With the cache on (every spawn probed), a task's Header is read at its
+ * spawn or first sight and not again until it completes: changing the id
+ * in memory shows which answered.  A spawn at the address overwrites.
+ */
+static void test_task_cache(void **state)
+{
+	struct fake_task a = { .vtable = &vt, .id = 40 };
+	struct as_task_key k = { .pid = getpid(), .hdr = (uint64_t)(uintptr_t)&a };
+	struct as_task_val v;
+	int fd = bpf_map__fd(skel->maps.tasks);
+
+	(void)state;
+	reset();
+	skel->bss->task_cache_on = 1;
+	fake_poll(&a);			/* older than the probes: read, then cached */
+	a.id = 400;
+	fake_poll(&a);			/* the cache answers, not the memory */
+	fake_wake_by_val(&a);		/* outside any poll: the cache too */
+	fake_bind(&a);			/* a new task at this address: its spawn overwrites */
+	fake_poll(&a);
+	plan.complete = 1;
+	fake_poll(&a);			/* completes: out of the cache */
+	assert_int_not_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
+	a.id = 401;
+	fake_poll(&a);			/* read again */
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
+	assert_int_equal(v.id, 401);
+	assert_int_equal(v.type_idx, TYPE_IDX);
+	skel->bss->task_cache_on = 0;
+	a.id = 402;
+	fake_poll(&a);			/* off: every hit reads */
+	ring_buffer__consume(rb);
+	assert_int_equal(nr_recs, 9);
+	assert_int_equal(poll_id(0), 40);
+	assert_int_equal(poll_id(1), 40);
+	assert_int_equal(((const struct as_ev_waker *)rec(2, AS_EV_WAKER))->task_id, 40);
+	assert_int_equal(((const struct as_ev_spawn *)rec(3, AS_EV_SPAWN))->task_id, 400);
+	assert_int_equal(poll_id(4), 400);
+	assert_int_equal(((const struct as_ev_task *)rec(5, AS_EV_COMPLETE))->task_id, 400);
+	assert_int_equal(poll_id(6), 400);
+	assert_int_equal(poll_id(7), 401);
+	assert_int_equal(poll_id(8), 402);
+	assert_int_equal(counter(AS_CNT_READ_FAULT), 0);
+	/* a later test's task may sit at this stack address */
+	bpf_map_delete_elem(fd, &k);
+}
+
 /* A stopped process records nothing at once, its probes still in place. */
 static void test_stopped_process_records_nothing(void **state)
 {
@@ -440,6 +497,7 @@ int main(void)
 		cmocka_unit_test(test_nested_poll),
 		cmocka_unit_test(test_cancelled_and_unknown),
 		cmocka_unit_test(test_spawn_with_location_and_parent),
+		cmocka_unit_test(test_task_cache),
 		cmocka_unit_test(test_stopped_process_records_nothing),
 	};
 

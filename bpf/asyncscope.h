@@ -241,7 +241,17 @@ struct as_vtable_key {
 struct as_vtable_val {
 	__u32 id_offset;	/* Vtable.id_offset: where the task id sits */
 	__u32 type_idx;		/* index into user space's vtable table */
+	__u32 flags;		/* AS_VT_*, set by the BPF side (user space writes 0) */
+	__u32 pad;
 };
+
+/*
+ * A task of this type completed inside its poll with the completion probe
+ * firing: Harness::complete is out of line in this type's raw::poll, so
+ * every task of the type that is polled passes that probe before it can be
+ * freed, and the task cache may keep such tasks (tokio.bpf.c).
+ */
+#define AS_VT_COMPLETE_PROBED	(1u << 0)
 
 /*
  * Key and value of the task cache (tokio.bpf.c's `tasks`): which task sits
@@ -308,7 +318,7 @@ _Static_assert(sizeof(struct as_ev_sock) == 104, "as_ev_sock size");
 _Static_assert(sizeof(struct as_ev_runtime) == 32, "as_ev_runtime size");
 _Static_assert(sizeof(struct as_ev_sock_op) == 56, "as_ev_sock_op size");
 _Static_assert(sizeof(struct as_vtable_key) == 16, "as_vtable_key size");
-_Static_assert(sizeof(struct as_vtable_val) == 8, "as_vtable_val size");
+_Static_assert(sizeof(struct as_vtable_val) == 16, "as_vtable_val size");
 _Static_assert(sizeof(struct as_task_key) == 16, "as_task_key size");
 _Static_assert(sizeof(struct as_task_val) == 16, "as_task_val size");
 _Static_assert(sizeof(struct as_poll_frame) == 48, "as_poll_frame size");

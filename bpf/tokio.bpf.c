@@ -84,10 +84,11 @@ static __always_inline int traced(__u64 pid_tgid)
 #define HDR_READ	48
 
 /*
- * Header address -> task id and vtable index, read from the task; -1 when
- * it is not a task we know.
+ * Header address -> task id and vtable index, read from the task; the
+ * task's vtable entry, or NULL when it is not a task we know.
  */
-static __always_inline int task_of(__u32 pid, __u64 hdr, __u64 *id, __u32 *type_idx)
+static __always_inline struct as_vtable_val *task_of(__u32 pid, __u64 hdr, __u64 *id,
+						     __u32 *type_idx)
 {
 	struct as_vtable_key key = { .pid = pid };
 	struct as_vtable_val *v;
@@ -95,13 +96,13 @@ static __always_inline int task_of(__u32 pid, __u64 hdr, __u64 *id, __u32 *type_
 
 	if (bpf_probe_read_user(w, sizeof(w), (void *)hdr)) {
 		count(AS_CNT_READ_FAULT);
-		return -1;
+		return NULL;
 	}
 	key.addr = w[HDR_VTABLE_OFF / 8];
 	v = bpf_map_lookup_elem(&vtables, &key);
 	if (!v) {
 		count(AS_CNT_UNKNOWN_VTABLE);
-		return -1;
+		return NULL;
 	}
 	if (v->id_offset == 32) {
 		*id = w[4];
@@ -109,41 +110,41 @@ static __always_inline int task_of(__u32 pid, __u64 hdr, __u64 *id, __u32 *type_
 		*id = w[5];
 	} else if (bpf_probe_read_user(id, sizeof(*id), (void *)(hdr + v->id_offset))) {
 		count(AS_CNT_READ_FAULT);
-		return -1;
+		return NULL;
 	}
 	*type_idx = v->type_idx;
-	return 0;
+	return v;
 }
 
 /*
  * Header address -> task, so that a poll or wake need not read the Header.
- * Entries are written by every spawn (which reads the new task anyway) and
- * by the first hit on a task older than the probes, and go at completion.
- * An address is only reused for a new task after the old one is freed, and
- * every new task passes a spawn probe, which overwrites the entry first: so
- * the cache is used only while user space has every spawn probe of every
- * traced process live (task_cache_on).  Full, it is bypassed, not trusted.
+ * An entry is put in by a poll's entry (or a spawn) and taken out when the
+ * task completes, before its memory can be freed and reused: so only for
+ * task types whose completion is seen to pass the complete probe in a poll
+ * (AS_VT_COMPLETE_PROBED: tokio inlines Harness::complete in some types'
+ * raw::poll) while user space has every raw::shutdown (the other way to an
+ * end) probed (task_cache_on).  A spawn at an address overwrites or clears
+ * it too; a wake, which may come after completion, never puts one in.
+ * Full, the cache is bypassed, not trusted.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	/* live tasks; its hash buckets (16 B each) are allocated up front */
-	__uint(max_entries, 1 << 17);
+	/*
+	 * Preallocated (~5 MiB): a task's delete then costs a free-list push;
+	 * without, the allocator's refills and frees (irq_work) made each
+	 * completion ~1.3 us dearer on this machine.  More live tasks than
+	 * this just go uncached.
+	 */
+	__uint(max_entries, 1 << 16);
 	__type(key, struct as_task_key);
 	__type(value, struct as_task_val);
 } tasks SEC(".maps");
 
 __u32 task_cache_on;
 
-/* hdr is the task (id, type_idx): a new task's spawn, whatever was cached there before. */
-static __always_inline void task_cache_set(__u32 pid, __u64 hdr, __u64 id, __u32 type_idx)
+static __always_inline int cacheable(const struct as_vtable_val *v)
 {
-	struct as_task_key k = { .pid = pid, .hdr = hdr };
-	struct as_task_val v = { .id = id, .type_idx = type_idx };
-
-	/* an old entry that cannot be replaced must not stay */
-	if (bpf_map_update_elem(&tasks, &k, &v, BPF_ANY))
-		bpf_map_delete_elem(&tasks, &k);
+	return task_cache_on && (v->flags & AS_VT_COMPLETE_PROBED);
 }
 
 static __always_inline void task_cache_drop(__u32 pid, __u64 hdr)
@@ -153,29 +154,44 @@ static __always_inline void task_cache_drop(__u32 pid, __u64 hdr)
 	bpf_map_delete_elem(&tasks, &k);
 }
 
-/*
- * task_of through the cache.  Called only where the caller holds the task
- * alive (its poll, a waker's reference), so the address cannot be reused
- * between the read and the insert.
- */
-static __always_inline int task_lookup(__u32 pid, __u64 hdr, __u64 *id, __u32 *type_idx)
+/* A new task at hdr: cached if its type may be, and nothing older left there either way. */
+static __always_inline void task_cache_spawn(__u32 pid, __u64 hdr, const struct as_vtable_val *v,
+					     __u64 id)
 {
 	struct as_task_key k = { .pid = pid, .hdr = hdr };
-	struct as_task_val *c, v = {};
+	struct as_task_val val = { .id = id, .type_idx = v->type_idx };
 
-	if (!task_cache_on)
-		return task_of(pid, hdr, id, type_idx);
-	c = bpf_map_lookup_elem(&tasks, &k);
-	if (c) {
-		*id = c->id;
-		*type_idx = c->type_idx;
-		return 0;
+	if (!cacheable(v) || bpf_map_update_elem(&tasks, &k, &val, BPF_ANY))
+		bpf_map_delete_elem(&tasks, &k);
+}
+
+/*
+ * task_of through the cache; a miss in a poll's entry (insert) puts the
+ * task in: it is alive and not complete while it is being polled.
+ */
+static __always_inline int task_lookup(__u32 pid, __u64 hdr, __u64 *id, __u32 *type_idx,
+				       int insert)
+{
+	struct as_task_key k = { .pid = pid, .hdr = hdr };
+	struct as_task_val *c, val = {};
+	struct as_vtable_val *v;
+
+	if (task_cache_on) {
+		c = bpf_map_lookup_elem(&tasks, &k);
+		if (c) {
+			*id = c->id;
+			*type_idx = c->type_idx;
+			return 0;
+		}
 	}
-	if (task_of(pid, hdr, id, type_idx))
+	v = task_of(pid, hdr, id, type_idx);
+	if (!v)
 		return -1;
-	v.id = *id;
-	v.type_idx = *type_idx;
-	bpf_map_update_elem(&tasks, &k, &v, BPF_NOEXIST);
+	if (insert && cacheable(v)) {
+		val.id = *id;
+		val.type_idx = *type_idx;
+		bpf_map_update_elem(&tasks, &k, &val, BPF_NOEXIST);
+	}
 	return 0;
 }
 
@@ -229,12 +245,11 @@ int BPF_KPROBE(poll_enter, __u64 hdr)
 	struct as_poll_frame *f;
 	__u32 type_idx, d;
 
-	if (!traced(pid_tgid) || task_lookup(pid, hdr, &id, &type_idx))
+	if (!traced(pid_tgid) || task_lookup(pid, hdr, &id, &type_idx, 1))
 		return 0;
 	ts = thread_state(pid, 1);
 	if (!ts)
 		return 0;
-	ts->pid = pid;
 
 	/*
 	 * Frames at or below this stack pointer belong to polls whose return
@@ -344,7 +359,7 @@ static __always_inline int task_at(struct as_poll_frame *f, __u32 pid, __u64 hdr
 		*type_idx = f->type_idx;
 		return 0;
 	}
-	return task_lookup(pid, hdr, id, type_idx);
+	return task_lookup(pid, hdr, id, type_idx, 0);
 }
 
 /* wake_by_val / wake_by_ref / clone_waker / drop_waker; cookie = enum as_waker_op */
@@ -391,16 +406,27 @@ int BPF_KPROBE(waker_op, __u64 hdr)
 	return 0;
 }
 
-/* Whether the task's state word has CANCELLED set (read once per task, at its completion). */
-static __always_inline int task_cancelled(__u64 hdr)
+/*
+ * The task at hdr completes inside its own poll: whether it was aborted
+ * (its state word's CANCELLED bit), and its type marked as one whose
+ * completions pass the probe (the task cache may then keep its tasks).
+ * Read once per task.
+ */
+static __always_inline int task_completed_in_poll(__u32 pid, __u64 hdr)
 {
-	__u64 state;
+	struct as_vtable_key key = { .pid = pid };
+	struct as_vtable_val *v;
+	__u64 w[3];
 
-	if (bpf_probe_read_user(&state, sizeof(state), (void *)hdr)) {
+	if (bpf_probe_read_user(w, sizeof(w), (void *)hdr)) {
 		count(AS_CNT_READ_FAULT);
 		return 0;
 	}
-	return (state & STATE_CANCELLED) != 0;
+	key.addr = w[HDR_VTABLE_OFF / 8];
+	v = bpf_map_lookup_elem(&vtables, &key);
+	if (v && !(v->flags & AS_VT_COMPLETE_PROBED))
+		v->flags |= AS_VT_COMPLETE_PROBED;	/* the only bit: a racing store sets the same */
+	return (w[0] & STATE_CANCELLED) != 0;
 }
 
 /* Harness::complete / raw::shutdown / raw::schedule; cookie = enum as_event_type */
@@ -430,11 +456,11 @@ int BPF_KPROBE(task_op, __u64 hdr)
 		if (type == AS_EV_COMPLETE) {
 			f->flags |= AS_POLL_READY;
 			/* aborted: tokio completes a cancelled task in its next poll (or this one) */
-			if (task_cancelled(hdr))
+			if (task_completed_in_poll(pid, hdr))
 				f->flags |= AS_POLL_CANCELLED;
 		}
 	}
-	/* no poll follows: the address is free for a new task once this one goes */
+	/* no poll follows: its address may hold a new task once this one is freed */
 	if (type != AS_EV_SCHEDULE)
 		task_cache_drop(pid, hdr);
 	e = reserve(sizeof(*e), type);
@@ -503,12 +529,16 @@ static __always_inline void emit_spawn(void *ctx, __u64 hdr, __u32 kind, int wit
 	struct as_thread_state *ts;
 	struct rust_location loc;
 	struct as_ev_spawn *e;
+	struct as_vtable_val *v;
 	__u64 n;
 	__u32 type_idx;
 
-	if (!traced(pid_tgid) || task_of(pid, hdr, &id, &type_idx))
+	if (!traced(pid_tgid))
 		return;
-	task_cache_set(pid, hdr, id, type_idx);
+	v = task_of(pid, hdr, &id, &type_idx);
+	if (!v)
+		return;
+	task_cache_spawn(pid, hdr, v, id);
 	count(kind == AS_TASK_BLOCKING ? AS_CNT_SPAWN_BLOCKING : AS_CNT_SPAWN);
 	ts = thread_state(pid, 0);
 	e = reserve(sizeof(*e), AS_EV_SPAWN);

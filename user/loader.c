@@ -43,7 +43,7 @@ struct traced_proc {
 	struct as_vtable_key *keys;	/* vtable map entries we added */
 	size_t nr_keys;
 	bool traced;			/* in the procs map: its hits are recorded */
-	bool spawns_probed;		/* every way to create a task has a live probe */
+	bool ends_probed;		/* every vtable's raw::shutdown has a live probe */
 };
 
 struct tracer {
@@ -322,19 +322,29 @@ static void fast_pids_set(struct tracer *t, uint32_t pid, uint32_t to)
 }
 
 /*
- * The BPF side's task cache (Header address -> task) is exact only while
- * every new task of every traced process passes a live spawn probe, which
- * overwrites whatever an earlier task left at its address: async tasks at
- * OwnedTasks::bind, blocking ones at Spawner::spawn_task.
+ * The BPF side's task cache (Header address -> task) takes a task out when
+ * it ends: at Harness::complete inside its poll (for the types where that
+ * probe is seen to fire; the BPF side learns which) or at raw::shutdown,
+ * the other way a task ends.  So it may be used only while every vtable's
+ * shutdown slot is a live probe (ICF or a refused site would leave a way
+ * out unseen).
  */
-static bool spawns_probed(const struct tokio_bin *tb, const bool enabled[HOOK__MAX])
+#define VT_SLOT_SHUTDOWN 6
+
+static bool shutdowns_probed(const struct tokio_bin *tb, const bool enabled[HOOK__MAX])
 {
-	for (size_t i = 0; i < tb->nr_sites; i++)
-		if ((tb->sites[i].kind == HOOK_BIND || tb->sites[i].kind == HOOK_SPAWN_BLOCKING) &&
-		    tb->sites[i].cls == SITE_REFUSED)
+	if (!enabled[HOOK_SHUTDOWN] || !tb->nr_vtables)
+		return false;
+	for (size_t v = 0; v < tb->nr_vtables; v++) {
+		bool found = false;
+
+		for (size_t i = 0; i < tb->nr_sites && !found; i++)
+			found = tb->sites[i].kind == HOOK_SHUTDOWN && tb->sites[i].cls != SITE_REFUSED &&
+				tb->sites[i].sym_vaddr == tb->vtables[v].slots[VT_SLOT_SHUTDOWN];
+		if (!found)
 			return false;
-	return enabled[HOOK_BIND] && tokio_bin__count(tb, HOOK_BIND) &&
-	       (enabled[HOOK_SPAWN_BLOCKING] || !tokio_bin__count(tb, HOOK_SPAWN_BLOCKING));
+	}
+	return true;
 }
 
 static void task_cache_update(struct tracer *t)
@@ -342,7 +352,7 @@ static void task_cache_update(struct tracer *t)
 	bool on = t->nr_procs > 0;
 
 	for (size_t i = 0; i < t->nr_procs; i++)
-		on = on && t->procs[i].spawns_probed;
+		on = on && t->procs[i].ends_probed;
 	t->skel->bss->task_cache_on = on;
 }
 
@@ -382,7 +392,7 @@ int tracer__add_process(struct tracer *t, uint32_t pid, const char *bin_path,
 	p = &t->procs[t->nr_procs++];
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
-	/* off until this process's spawn probes are all live */
+	/* off until this process's probes are all live */
 	task_cache_update(t);
 
 	/* vtables first: a hook that fires before its vtable is known would be lost */
@@ -419,7 +429,7 @@ int tracer__add_process(struct tracer *t, uint32_t pid, const char *bin_path,
 		if (err)
 			goto fail;
 	}
-	p->spawns_probed = spawns_probed(tb, enabled);
+	p->ends_probed = shutdowns_probed(tb, enabled);
 	task_cache_update(t);
 	return 0;
 fail:

@@ -412,57 +412,75 @@ static void test_spawn_with_location_and_parent(void **state)
 	assert_int_equal(counter(AS_CNT_SPAWN_BLOCKING), 1);
 }
 
-static uint64_t poll_id(int i)
+static uint32_t vt_flags(int fd, const struct fake_vtable *v)
 {
-	return ((const struct as_ev_poll *)rec(i, AS_EV_POLL))->task_id;
+	struct as_vtable_key k = { .pid = getpid(), .addr = (uint64_t)(uintptr_t)v };
+	struct as_vtable_val val;
+
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &val), 0);
+	return val.flags;
 }
 
 /*
- * With the cache on (every spawn probed), a task's Header is read at its
- * spawn or first sight and not again until it completes: changing the id
- * in memory shows which answered.  A spawn at the address overwrites.
+ * The task cache keeps a task from its first poll (or spawn) to its
+ * completion, only for types seen completing through the probe: changing
+ * the id in memory shows whether the cache or the memory answered.
  */
 static void test_task_cache(void **state)
 {
-	struct fake_task a = { .vtable = &vt, .id = 40 };
-	struct as_task_key k = { .pid = getpid(), .hdr = (uint64_t)(uintptr_t)&a };
+	static const struct fake_vtable cvt = { .scheduler_offset = 32, .id_offset = ID_OFFSET };
+	struct as_vtable_key vk = { .pid = getpid(), .addr = (uint64_t)(uintptr_t)&cvt };
+	struct as_vtable_val vv = { .id_offset = ID_OFFSET, .type_idx = TYPE_IDX + 1 };
+	struct fake_task a = { .vtable = &cvt, .id = 40 }, b = { .vtable = &cvt, .id = 50 };
+	struct as_task_key k = { .pid = getpid(), .hdr = (uint64_t)(uintptr_t)&b };
+	int fd = bpf_map__fd(skel->maps.tasks), vfd = bpf_map__fd(skel->maps.vtables);
 	struct as_task_val v;
-	int fd = bpf_map__fd(skel->maps.tasks);
+	static const uint64_t want[] = { 40, 41, 41, 41, 50, 50, 50, 500, 500, 500, 500, 501, 502 };
+	static const unsigned types[] = { AS_EV_POLL, AS_EV_POLL, AS_EV_COMPLETE, AS_EV_POLL,
+					  AS_EV_POLL, AS_EV_POLL, AS_EV_WAKER, AS_EV_SPAWN,
+					  AS_EV_POLL, AS_EV_COMPLETE, AS_EV_POLL, AS_EV_WAKER,
+					  AS_EV_POLL };
 
 	(void)state;
+	assert_int_equal(bpf_map_update_elem(vfd, &vk, &vv, BPF_ANY), 0);
 	reset();
 	skel->bss->task_cache_on = 1;
-	fake_poll(&a);			/* older than the probes: read, then cached */
-	a.id = 400;
-	fake_poll(&a);			/* the cache answers, not the memory */
-	fake_wake_by_val(&a);		/* outside any poll: the cache too */
-	fake_bind(&a);			/* a new task at this address: its spawn overwrites */
+	fake_poll(&a);			/* no completion of this type seen yet: not kept */
+	a.id = 41;
 	fake_poll(&a);
+	assert_int_equal(vt_flags(vfd, &cvt), 0);
 	plan.complete = 1;
-	fake_poll(&a);			/* completes: out of the cache */
+	fake_poll(&a);			/* completes through the probe: the type is marked */
+	assert_int_equal(vt_flags(vfd, &cvt), AS_VT_COMPLETE_PROBED);
+	fake_poll(&b);			/* now kept from its first poll */
+	b.id = 500;
+	fake_poll(&b);			/* the cache answers, not the memory */
+	fake_wake_by_val(&b);		/* outside any poll: the cache too */
+	fake_bind(&b);			/* a new task at this address: its spawn overwrites */
+	fake_poll(&b);
+	plan.complete = 1;
+	fake_poll(&b);			/* completes: out of the cache */
 	assert_int_not_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
-	a.id = 401;
-	fake_poll(&a);			/* read again */
-	assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
-	assert_int_equal(v.id, 401);
-	assert_int_equal(v.type_idx, TYPE_IDX);
+	b.id = 501;
+	fake_wake_by_val(&b);		/* a wake after completion reads, and keeps nothing */
+	assert_int_not_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
 	skel->bss->task_cache_on = 0;
-	a.id = 402;
-	fake_poll(&a);			/* off: every hit reads */
+	b.id = 502;
+	fake_poll(&b);			/* off: every hit reads */
 	ring_buffer__consume(rb);
-	assert_int_equal(nr_recs, 9);
-	assert_int_equal(poll_id(0), 40);
-	assert_int_equal(poll_id(1), 40);
-	assert_int_equal(((const struct as_ev_waker *)rec(2, AS_EV_WAKER))->task_id, 40);
-	assert_int_equal(((const struct as_ev_spawn *)rec(3, AS_EV_SPAWN))->task_id, 400);
-	assert_int_equal(poll_id(4), 400);
-	assert_int_equal(((const struct as_ev_task *)rec(5, AS_EV_COMPLETE))->task_id, 400);
-	assert_int_equal(poll_id(6), 400);
-	assert_int_equal(poll_id(7), 401);
-	assert_int_equal(poll_id(8), 402);
+	assert_int_equal(nr_recs, 13);
+	for (int i = 0; i < 13; i++) {
+		const struct as_event_hdr *h = rec(i, types[i]);
+
+		switch (types[i]) {
+		case AS_EV_POLL: assert_int_equal(((const struct as_ev_poll *)h)->task_id, want[i]); break;
+		case AS_EV_WAKER: assert_int_equal(((const struct as_ev_waker *)h)->task_id, want[i]); break;
+		case AS_EV_SPAWN: assert_int_equal(((const struct as_ev_spawn *)h)->task_id, want[i]); break;
+		default: assert_int_equal(((const struct as_ev_task *)h)->task_id, want[i]); break;
+		}
+	}
 	assert_int_equal(counter(AS_CNT_READ_FAULT), 0);
-	/* a later test's task may sit at this stack address */
-	bpf_map_delete_elem(fd, &k);
+	assert_int_equal(bpf_map_delete_elem(vfd, &vk), 0);
 }
 
 /* A stopped process records nothing at once, its probes still in place. */

@@ -286,7 +286,7 @@ struct as_poll_frame {
 struct as_thread_state {
 	struct as_poll_frame frames[AS_POLL_DEPTH];
 	__u32 depth;
-	__u32 pid;
+	__u32 pad;
 	/* spawn_inner entry leaves its &Location here for the spawn return */
 	__u64 spawn_loc;
 	__u64 spawn_sp;

@@ -3,7 +3,8 @@
  * What tokio.bpf.c and sock.bpf.c share: the ring buffer, the kernel
  * counters and the per-thread poll stacks (one set of maps: user space
  * hands tokio.bpf.c's fds to sock.bpf.c with bpf_map__reuse_fd before
- * load), and how a record goes into the ring buffer.  BPF side only.
+ * load), how a stack is read, and how a record goes into the ring buffer.
+ * BPF side only.
  */
 #ifndef ASYNCSCOPE_RECORDS_BPF_H
 #define ASYNCSCOPE_RECORDS_BPF_H
@@ -38,6 +39,45 @@ static __always_inline struct as_thread_state *thread_state_get(int create)
 {
 	return bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
 				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+
+static __always_inline __u32 clamp_depth(__u32 depth)
+{
+	return depth > AS_POLL_DEPTH ? AS_POLL_DEPTH : depth;
+}
+
+/*
+ * frames[d] for a depth read from a map.  The index is only ever a constant
+ * after unrolling: the verifier cannot keep bounds on a computed one.
+ */
+static __always_inline struct as_poll_frame *frame_at(struct as_thread_state *ts, __u32 d)
+{
+	struct as_poll_frame *f = NULL;
+
+#pragma unroll
+	for (int i = 0; i < AS_POLL_DEPTH; i++)
+		if ((__u32)i == d)
+			f = &ts->frames[i];
+	return f;
+}
+
+/* The innermost poll this thread is in, or NULL. */
+static __always_inline struct as_poll_frame *cur_frame(struct as_thread_state *ts)
+{
+	__u32 d;
+
+	if (!ts)
+		return NULL;
+	d = clamp_depth(ts->depth);
+	return d ? frame_at(ts, d - 1) : NULL;
+}
+
+/* The task this thread is polling, 0 if none. */
+static __always_inline __u64 cur_task_id(struct as_thread_state *ts)
+{
+	struct as_poll_frame *f = cur_frame(ts);
+
+	return f ? f->task_id : 0;
 }
 
 static __always_inline void count(__u32 idx)

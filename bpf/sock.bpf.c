@@ -106,19 +106,7 @@ static __always_inline void sock_count(__u32 idx, __u64 n)
 /* The task being polled on this thread (tokio.bpf.c's stack), 0 if none. */
 static __always_inline __u64 cur_task(void)
 {
-	struct as_thread_state *ts = thread_state_get(0);
-	__u32 d;
-	__u64 id = 0;
-
-	if (!ts)
-		return 0;
-	d = ts->depth;
-	/* constant indices only: the verifier keeps no bounds on a computed one */
-#pragma unroll
-	for (int i = 0; i < AS_POLL_DEPTH; i++)
-		if ((__u32)i + 1 == d)
-			id = ts->frames[i].task_id;
-	return id;
+	return cur_task_id(thread_state_get(0));
 }
 
 /*

@@ -75,20 +75,21 @@ static __always_inline int traced(__u64 pid_tgid)
 }
 
 /*
- * The Header's first bytes, read at once: the vtable pointer (+16) and,
- * for nearly every task, the id (at +32 or +40, right
+ * The Header's first bytes, read at once: the state word (+0), the vtable
+ * pointer (+16) and, for nearly every task, the id (at +32 or +40, right
  * after the Header; further only behind a 128-aligned future).  A task's
  * Cell is always longer.  A user-memory read costs more than all the rest
- * of a hit's work, so one read instead of two.
+ * of a hit's work, so one read instead of three.
  */
 #define HDR_READ	48
 
 /*
- * Header address -> task id and vtable index, read from the task; the
- * task's vtable entry, or NULL when it is not a task we know.
+ * Header address -> task id and vtable index (and the state word if asked),
+ * read from the task; the task's vtable entry, or NULL when it is not a
+ * task we know.
  */
 static __always_inline struct as_vtable_val *task_of(__u32 pid, __u64 hdr, __u64 *id,
-						     __u32 *type_idx)
+						     __u32 *type_idx, __u64 *state)
 {
 	struct as_vtable_key key = { .pid = pid };
 	struct as_vtable_val *v;
@@ -113,6 +114,8 @@ static __always_inline struct as_vtable_val *task_of(__u32 pid, __u64 hdr, __u64
 		return NULL;
 	}
 	*type_idx = v->type_idx;
+	if (state)
+		*state = w[0];
 	return v;
 }
 
@@ -184,7 +187,7 @@ static __always_inline int task_lookup(__u32 pid, __u64 hdr, __u64 *id, __u32 *t
 			return 0;
 		}
 	}
-	v = task_of(pid, hdr, id, type_idx);
+	v = task_of(pid, hdr, id, type_idx, NULL);
 	if (!v)
 		return -1;
 	if (insert && cacheable(v)) {
@@ -193,46 +196,6 @@ static __always_inline int task_lookup(__u32 pid, __u64 hdr, __u64 *id, __u32 *t
 		bpf_map_update_elem(&tasks, &k, &val, BPF_NOEXIST);
 	}
 	return 0;
-}
-
-static __always_inline struct as_thread_state *thread_state(__u32 pid, int create)
-{
-	struct as_thread_state *ts = thread_state_get(create);
-
-	if (ts && create)
-		ts->pid = pid;
-	return ts;
-}
-
-static __always_inline __u32 clamp_depth(__u32 depth)
-{
-	return depth > AS_POLL_DEPTH ? AS_POLL_DEPTH : depth;
-}
-
-/*
- * frames[d] for a depth read from a map.  The index is only ever a constant
- * after unrolling: the verifier cannot keep bounds on a computed one.
- */
-static __always_inline struct as_poll_frame *frame_at(struct as_thread_state *ts, __u32 d)
-{
-	struct as_poll_frame *f = NULL;
-
-#pragma unroll
-	for (int i = 0; i < AS_POLL_DEPTH; i++)
-		if ((__u32)i == d)
-			f = &ts->frames[i];
-	return f;
-}
-
-/* The innermost poll this thread is in, or NULL. */
-static __always_inline struct as_poll_frame *cur_frame(struct as_thread_state *ts)
-{
-	__u32 d;
-
-	if (!ts)
-		return NULL;
-	d = clamp_depth(ts->depth);
-	return d ? frame_at(ts, d - 1) : NULL;
 }
 
 SEC("uprobe")
@@ -247,7 +210,7 @@ int BPF_KPROBE(poll_enter, __u64 hdr)
 
 	if (!traced(pid_tgid) || task_lookup(pid, hdr, &id, &type_idx, 1))
 		return 0;
-	ts = thread_state(pid, 1);
+	ts = thread_state_get(1);
 	if (!ts)
 		return 0;
 
@@ -301,7 +264,7 @@ int BPF_KRETPROBE(poll_exit)
 
 	if (!traced(pid_tgid))
 		return 0;
-	ts = thread_state(0, 0);
+	ts = thread_state_get(0);
 	if (!ts) {
 		count(AS_CNT_POLL_ORPHAN_RET);
 		return 0;
@@ -338,13 +301,6 @@ int BPF_KRETPROBE(poll_exit)
 	return 0;
 }
 
-static __always_inline __u64 cur_task_id(struct as_thread_state *ts)
-{
-	struct as_poll_frame *f = cur_frame(ts);
-
-	return f ? f->task_id : 0;
-}
-
 /*
  * The task at hdr, f being the innermost poll of this thread: a task clones
  * its waker, wakes and completes itself mostly from inside its own poll,
@@ -375,7 +331,7 @@ int BPF_KPROBE(waker_op, __u64 hdr)
 
 	if (!traced(pid_tgid))
 		return 0;
-	f = cur_frame(thread_state(pid, 0));
+	f = cur_frame(thread_state_get(0));
 	if (task_at(f, pid, hdr, &id, &type_idx))
 		return 0;
 	switch (op) {
@@ -414,19 +370,16 @@ int BPF_KPROBE(waker_op, __u64 hdr)
  */
 static __always_inline int task_completed_in_poll(__u32 pid, __u64 hdr)
 {
-	struct as_vtable_key key = { .pid = pid };
 	struct as_vtable_val *v;
-	__u64 w[3];
+	__u64 id, state;
+	__u32 type_idx;
 
-	if (bpf_probe_read_user(w, sizeof(w), (void *)hdr)) {
-		count(AS_CNT_READ_FAULT);
+	v = task_of(pid, hdr, &id, &type_idx, &state);
+	if (!v)
 		return 0;
-	}
-	key.addr = w[HDR_VTABLE_OFF / 8];
-	v = bpf_map_lookup_elem(&vtables, &key);
-	if (v && !(v->flags & AS_VT_COMPLETE_PROBED))
+	if (!(v->flags & AS_VT_COMPLETE_PROBED))
 		v->flags |= AS_VT_COMPLETE_PROBED;	/* the only bit: a racing store sets the same */
-	return (w[0] & STATE_CANCELLED) != 0;
+	return (state & STATE_CANCELLED) != 0;
 }
 
 /* Harness::complete / raw::shutdown / raw::schedule; cookie = enum as_event_type */
@@ -442,7 +395,7 @@ int BPF_KPROBE(task_op, __u64 hdr)
 
 	if (!traced(pid_tgid))
 		return 0;
-	f = cur_frame(thread_state(pid, 0));
+	f = cur_frame(thread_state_get(0));
 	if (task_at(f, pid, hdr, &id, &type_idx))
 		return 0;
 	switch (type) {
@@ -513,7 +466,7 @@ int BPF_KPROBE(spawn_loc)
 			break;
 		}
 	}
-	ts = thread_state(pid, 1);
+	ts = thread_state_get(1);
 	if (!ts)
 		return 0;
 	ts->spawn_loc = found;
@@ -535,12 +488,12 @@ static __always_inline void emit_spawn(void *ctx, __u64 hdr, __u32 kind, int wit
 
 	if (!traced(pid_tgid))
 		return;
-	v = task_of(pid, hdr, &id, &type_idx);
+	v = task_of(pid, hdr, &id, &type_idx, NULL);
 	if (!v)
 		return;
 	task_cache_spawn(pid, hdr, v, id);
 	count(kind == AS_TASK_BLOCKING ? AS_CNT_SPAWN_BLOCKING : AS_CNT_SPAWN);
-	ts = thread_state(pid, 0);
+	ts = thread_state_get(0);
 	e = reserve(sizeof(*e), AS_EV_SPAWN);
 	if (!e)
 		goto out;

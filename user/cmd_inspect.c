@@ -59,11 +59,8 @@ static void print_json(const struct tokio_bin *tb, const struct rt_site *rt, siz
 		rt_sites__json(rt, nr_rt, w);
 	json_writer__kv_str(w, "io_tracepoints", io_tracepoints);
 	json_writer__end_object(w);
-	if (json_writer__finish(w))
+	if (json_writer__close(w))
 		pr_warn("inspect: cannot write the JSON report\n");
-	else
-		fputc('\n', stdout);
-	json_writer__free(w);
 }
 
 static void print_io(const struct rt_site *rt, size_t nr_rt, int rt_err)

@@ -346,3 +346,16 @@ int json_writer__finish(struct json_writer *w)
 		return -EIO;
 	return 0;
 }
+
+int json_writer__close(struct json_writer *w)
+{
+	int err;
+
+	if (!w)
+		return -EINVAL;
+	err = json_writer__finish(w);
+	if (!err && (fputc('\n', w->out) == EOF || fflush(w->out)))
+		err = -EIO;
+	json_writer__free(w);
+	return err;
+}

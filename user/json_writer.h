@@ -56,6 +56,8 @@ int json_writer__kv_u64_opt(struct json_writer *w, const char *key, uint64_t v, 
  * sticky error, -EINVAL for an unfinished document, -EIO if the stream failed.
  */
 int json_writer__finish(struct json_writer *w);
+/* A whole document's end: finish, a newline after it, free w; 0 or finish's error (NULL-safe). */
+int json_writer__close(struct json_writer *w);
 
 /* Writes s (len bytes) as a quoted, escaped JSON string; for one-off use without a writer. */
 void json_write_string(FILE *out, const char *s, size_t len);

@@ -1107,9 +1107,6 @@ void tokio_bin__print_json(const struct tokio_bin *tb, FILE *out)
 	json_writer__begin_object(w);
 	tokio_bin__json_fields(tb, w);
 	json_writer__end_object(w);
-	if (json_writer__finish(w))
+	if (json_writer__close(w))
 		pr_warn("inspect: cannot write the JSON report\n");
-	else
-		fputc('\n', out);
-	json_writer__free(w);
 }

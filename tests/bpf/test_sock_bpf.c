@@ -84,7 +84,7 @@ static void set_traced(uint32_t pid)
 /* This thread "polls" task TASK_ID, as tokio.bpf.c's poll_enter would say. */
 static void set_polling(int on)
 {
-	struct as_thread_state st = { .depth = on ? 1 : 0, .pid = getpid() };
+	struct as_thread_state st = { .depth = on ? 1 : 0 };
 	/* the map is task storage: a thread's entry is keyed by a pidfd of it */
 	int fd = (int)syscall(SYS_pidfd_open, (pid_t)syscall(SYS_gettid), O_EXCL /* PIDFD_THREAD */);
 

@@ -117,6 +117,31 @@ static void test_key_values(void **state)
 	buf_free(&b);
 }
 
+/* close: a finished document gets its newline; an unfinished one gets nothing and an error. */
+static void test_close(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_open(&b, 0);
+	json_writer__begin_object(b.w);
+	json_writer__kv_u64(b.w, "a", 1);
+	json_writer__end_object(b.w);
+	assert_int_equal(json_writer__close(b.w), 0);
+	b.w = NULL;
+	buf_close(&b);
+	assert_string_equal(b.data, "{\"a\":1}\n");
+	buf_free(&b);
+
+	buf_open(&b, 0);
+	json_writer__begin_object(b.w);
+	assert_int_equal(json_writer__close(b.w), -EINVAL);
+	b.w = NULL;
+	buf_close(&b);
+	assert_string_equal(b.data, "{");
+	buf_free(&b);
+}
+
 static void test_pretty(void **state)
 {
 	struct buf b;
@@ -361,6 +386,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_compact),
 		cmocka_unit_test(test_key_values),
+		cmocka_unit_test(test_close),
 		cmocka_unit_test(test_pretty),
 		cmocka_unit_test(test_escapes),
 		cmocka_unit_test(test_double),
